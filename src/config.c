@@ -1,0 +1,155 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->server_name, sizeof cfg->server_name, "salon.local");
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
+    snprintf(cfg->log_level, sizeof cfg->log_level, "info");
+    snprintf(cfg->listen_irc, sizeof cfg->listen_irc, "127.0.0.1:6667");
+    snprintf(cfg->listen_http, sizeof cfg->listen_http, "127.0.0.1:8080");
+    snprintf(cfg->web_root, sizeof cfg->web_root, "./web");
+    cfg->open_registration = false;
+    cfg->ticket_ttl_s = 86400;
+    cfg->max_connections = 10000;
+    cfg->per_address = 16;
+    cfg->sendq = 262144;
+    cfg->registration_timeout_s = 30;
+    cfg->ping_interval_s = 120;
+    cfg->ping_timeout_s = 60;
+    cfg->max_rooms_per_user = 20;
+    cfg->flood_rate = 2;
+    cfg->flood_burst = 10;
+    cfg->user_rooms = true;
+    cfg->history_memory = 100;
+}
+
+struct parse {
+    struct config *cfg;
+    const char *path;
+    bool ok;
+};
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+        *out = true;
+    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+             !strcasecmp(v, "off"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_long(const char *v, long min, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
+#define STR(field) set_str(cfg->field, sizeof cfg->field, value)
+
+static bool set_str(char *dst, size_t cap, const char *value)
+{
+    return (size_t)snprintf(dst, cap, "%s", value) < cap;
+}
+
+static bool set_room(struct config *cfg, const char *name, const char *key, const char *value)
+{
+    struct config_room *r = NULL;
+    for (size_t i = 0; i < cfg->nrooms; i++)
+        if (strcmp(cfg->rooms[i].name, name) == 0)
+            r = &cfg->rooms[i];
+    if (!r) {
+        if (cfg->nrooms == CONFIG_ROOMS_MAX || !room_name_valid(name))
+            return false;
+        r = &cfg->rooms[cfg->nrooms++];
+        snprintf(r->name, sizeof r->name, "%s", name);
+    }
+    if (!strcmp(key, "topic")) {
+        snprintf(r->topic, sizeof r->topic, "%s", value);
+        return true;
+    }
+    if (!strcmp(key, "category")) {
+        static const char *cats[] = {"", "theme", "region", "age"};
+        for (int i = 1; i < 4; i++)
+            if (!strcmp(value, cats[i])) {
+                r->category = (enum room_category)i;
+                return true;
+            }
+    }
+    return false;
+}
+
+static int on_entry(void *ud, const char *section, const char *key, const char *value)
+{
+    struct parse *p = ud;
+    struct config *cfg = p->cfg;
+    bool ok = false;
+    if (!key)
+        return 1;
+    if (!strcmp(section, "server")) {
+        if (!strcmp(key, "name")) ok = STR(server_name);
+        else if (!strcmp(key, "data_dir")) ok = STR(data_dir);
+        else if (!strcmp(key, "log_level")) ok = STR(log_level);
+        else if (!strcmp(key, "motd_file")) ok = STR(motd_file);
+    } else if (!strcmp(section, "listen")) {
+        if (!strcmp(key, "irc")) ok = STR(listen_irc);
+        else if (!strcmp(key, "http")) ok = STR(listen_http);
+        else if (!strcmp(key, "web_root")) ok = STR(web_root);
+    } else if (!strcmp(section, "entry")) {
+        if (!strcmp(key, "open_registration")) ok = parse_bool(value, &cfg->open_registration);
+        else if (!strcmp(key, "ticket_ttl")) ok = parse_long(value, 60, 31536000, &cfg->ticket_ttl_s);
+    } else if (!strcmp(section, "limits")) {
+        if (!strcmp(key, "max_connections")) ok = parse_long(value, 1, 1000000, &cfg->max_connections);
+        else if (!strcmp(key, "per_address")) ok = parse_long(value, 0, 1000000, &cfg->per_address);
+        else if (!strcmp(key, "sendq")) ok = parse_long(value, 4096, 1L << 30, &cfg->sendq);
+        else if (!strcmp(key, "registration_timeout")) ok = parse_long(value, 1, 3600, &cfg->registration_timeout_s);
+        else if (!strcmp(key, "ping_interval")) ok = parse_long(value, 1, 86400, &cfg->ping_interval_s);
+        else if (!strcmp(key, "ping_timeout")) ok = parse_long(value, 1, 86400, &cfg->ping_timeout_s);
+        else if (!strcmp(key, "max_rooms_per_user")) ok = parse_long(value, 1, 1000, &cfg->max_rooms_per_user);
+    } else if (!strcmp(section, "flood")) {
+        if (!strcmp(key, "rate")) ok = parse_long(value, 1, 1000000, &cfg->flood_rate);
+        else if (!strcmp(key, "burst")) ok = parse_long(value, 1, 1000000, &cfg->flood_burst);
+    } else if (!strcmp(section, "rooms")) {
+        if (!strcmp(key, "user_rooms")) ok = parse_bool(value, &cfg->user_rooms);
+        else if (!strcmp(key, "history_memory")) ok = parse_long(value, 0, 100000, &cfg->history_memory);
+    } else if (!strncmp(section, "room ", 5)) {
+        ok = set_room(cfg, section + 5, key, value);
+    }
+    if (!ok) {
+        fprintf(stderr, "salon: %s: [%s] %s = %s: unknown key or bad value\n", p->path,
+                section, key, value);
+        p->ok = false;
+    }
+    return 1;
+}
+
+bool config_load(struct config *cfg, const char *path)
+{
+    struct parse p = {cfg, path, true};
+    int rc = ini_parse(path, on_entry, &p);
+    if (rc < 0) {
+        fprintf(stderr, "salon: cannot read %s\n", path);
+        return false;
+    }
+    if (rc > 0) {
+        fprintf(stderr, "salon: %s:%d: syntax error\n", path, rc);
+        return false;
+    }
+    return p.ok;
+}

@@ -1,0 +1,44 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/fanout.h"
+#include "irc/client.h"
+#include "irc/msg.h"
+#include "lib/clock.h"
+
+/* The formatter core's fan-out calls once per (tag set, framing): builds
+ * the tag section the recipient negotiated, then the message itself. */
+size_t irc_format_event(char *out, size_t cap, const struct event *ev, unsigned tags)
+{
+    struct irc_tag t[4];
+    size_t nt = 0;
+    char when[CLOCK_ISO_LEN + 1];
+    if (ev->batch)
+        t[nt++] = (struct irc_tag){"batch", ev->batch};
+    if (tags & FANOUT_TAG_TIME) {
+        clock_iso8601(ev->time_ms, when);
+        t[nt++] = (struct irc_tag){"time", when};
+    }
+    if ((tags & FANOUT_TAG_MSG) && ev->msgid)
+        t[nt++] = (struct irc_tag){"msgid", ev->msgid};
+    size_t n = irc_format(out, cap, t, nt, ev->source, ev->command, ev->params, ev->nparams);
+    if (n == 0 || !(tags & FANOUT_TAG_MSG) || !ev->client_tags || !ev->client_tags[0])
+        return n;
+    /* Client-only tags arrive already escaped: splice them into the tag
+     * section rather than unescaping and escaping again. */
+    size_t extra = strlen(ev->client_tags);
+    if (n + extra + 2 >= cap)
+        return n;
+    if (out[0] == '@') {
+        size_t sp = strcspn(out, " ");
+        memmove(out + sp + 1 + extra, out + sp, n - sp + 1);
+        out[sp] = ';';
+        memcpy(out + sp + 1, ev->client_tags, extra);
+        return n + extra + 1;
+    }
+    memmove(out + extra + 2, out, n + 1);
+    out[0] = '@';
+    memcpy(out + 1, ev->client_tags, extra);
+    out[extra + 1] = ' ';
+    return n + extra + 2;
+}

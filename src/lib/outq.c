@@ -1,0 +1,164 @@
+#include "lib/outq.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+
+#include "lib/alloc.h"
+
+static struct outq *pending_head;
+
+void outq_init(struct outq *q, size_t limit, enum wire_framing framing)
+{
+    *q = (struct outq){0};
+    q->limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
+    q->framing = (uint8_t)framing;
+}
+
+void outq_cleanup(struct outq *q)
+{
+    for (uint32_t i = 0; i < q->count; i++)
+        msgbuf_unref(q->ents[(q->head + i) % q->cap].mb);
+    free(q->ents);
+    q->ents = NULL;
+    q->head = q->count = q->cap = 0;
+    q->bytes = 0;
+}
+
+void outq_mark_pending(struct outq *q)
+{
+    if (q->is_pending)
+        return;
+    q->is_pending = true;
+    q->next_pending = pending_head;
+    pending_head = q;
+}
+
+struct outq *outq_pending_pop(void)
+{
+    struct outq *q = pending_head;
+    if (q) {
+        pending_head = q->next_pending;
+        q->next_pending = NULL;
+        q->is_pending = false;
+    }
+    return q;
+}
+
+void outq_close(struct outq *q, const char *reason)
+{
+    if (!q->is_closing) {
+        q->is_closing = true;
+        q->close_reason = reason;
+    }
+    outq_mark_pending(q);
+}
+
+static void grow(struct outq *q)
+{
+    uint32_t cap = q->cap ? q->cap * 2 : 4;
+    struct outq_ent *ents = xmalloc(cap * sizeof *ents);
+    for (uint32_t i = 0; i < q->count; i++)
+        ents[i] = q->ents[(q->head + i) % q->cap];
+    free(q->ents);
+    q->ents = ents;
+    q->cap = cap;
+    q->head = 0;
+}
+
+enum sl_err outq_push(struct outq *q, struct msgbuf *mb)
+{
+    if (q->is_sendq_exceeded)
+        return SL_ECLOSED;
+    if (q->limit && q->bytes + mb->len > q->limit) {
+        q->is_sendq_exceeded = true;
+        outq_close(q, "SendQ exceeded");
+        return SL_ELIMIT;
+    }
+    if (q->count == q->cap)
+        grow(q);
+    struct outq_ent *e = &q->ents[(q->head + q->count) % q->cap];
+    e->mb = msgbuf_ref(mb);
+    e->off = 0;
+    q->count++;
+    q->bytes += mb->len;
+    outq_mark_pending(q);
+    return SL_OK;
+}
+
+enum sl_err outq_push_line(struct outq *q, const char *line, size_t len)
+{
+    if (q->is_sendq_exceeded)
+        return SL_ECLOSED;
+    struct msgbuf *mb = wire_frame((enum wire_framing)q->framing, line, len);
+    enum sl_err err = outq_push(q, mb);
+    msgbuf_unref(mb);
+    return err;
+}
+
+enum sl_err outq_printf(struct outq *q, const char *fmt, ...)
+{
+    char line[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return SL_EINVAL;
+    if ((size_t)n >= sizeof line)
+        n = sizeof line - 1;
+    return outq_push_line(q, line, (size_t)n);
+}
+
+enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
+{
+    size_t written_total = 0;
+    while (q->count > 0) {
+        struct iovec iov[IOV_MAX];
+        int n = 0;
+        size_t want = 0;
+        for (uint32_t i = 0; i < q->count && n < IOV_MAX; i++) {
+            struct outq_ent *e = &q->ents[(q->head + i) % q->cap];
+            iov[n].iov_base = e->mb->data + e->off;
+            iov[n].iov_len = e->mb->len - e->off;
+            want += iov[n].iov_len;
+            n++;
+            if (want >= max_bytes)
+                break;
+        }
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return SL_EAGAIN;
+            return SL_EIO;
+        }
+        size_t left = (size_t)w;
+        q->bytes -= left;
+        written_total += left;
+        while (left > 0) {
+            struct outq_ent *e = &q->ents[q->head];
+            size_t rest = e->mb->len - e->off;
+            if (left < rest) {
+                e->off += (uint32_t)left;
+                break;
+            }
+            left -= rest;
+            msgbuf_unref(e->mb);
+            q->head = (q->head + 1) % q->cap;
+            q->count--;
+        }
+        if ((size_t)w < want)
+            return SL_EAGAIN;       /* the kernel is full for now */
+        if (written_total >= max_bytes && q->count > 0)
+            return SL_EAGAIN;       /* fairness: come back next turn */
+    }
+    free(q->ents);
+    q->ents = NULL;
+    q->head = q->cap = 0;
+    return SL_OK;
+}

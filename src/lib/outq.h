@@ -1,0 +1,76 @@
+#ifndef SALON_LIB_OUTQ_H
+#define SALON_LIB_OUTQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "lib/msgbuf.h"
+#include "lib/wire.h"
+
+/* A connection's output queue: references to shared msgbufs waiting to be
+ * written, plus the two flags every layer may set on a connection without
+ * knowing about sockets: "flush me" (pending) and "close me" (closing).
+ *
+ * Pattern (Redis): a handler never writes to a socket. It pushes here; the
+ * queue links itself on the global pending list; before the loop sleeps,
+ * net/ pops each pending queue and flushes it with one writev. Closing is a
+ * flag that net/ acts on at a safe point.
+ *
+ * The entry array exists only while the queue holds data, so an idle
+ * connection's queue is a few dozen bytes. */
+struct outq_ent {
+    struct msgbuf *mb;
+    uint32_t off;            /* bytes of mb already written */
+};
+
+struct outq {
+    struct outq_ent *ents;   /* ring of cap entries, NULL when empty */
+    uint32_t head, count, cap;
+    uint32_t limit;          /* SendQ: most bytes that may wait (0: none) */
+    size_t bytes;            /* bytes waiting */
+    struct outq *next_pending;
+    const char *close_reason;/* static string, set with is_closing */
+    uint8_t framing;         /* enum wire_framing of this connection */
+    bool is_pending;
+    bool is_closing;
+    bool is_sendq_exceeded;
+};
+
+/* Initialises an empty queue with a SendQ limit in bytes and a framing. */
+void outq_init(struct outq *q, size_t limit, enum wire_framing framing);
+/* Drops every reference and frees storage. Unlinks nothing: net/ pops
+ * pending queues itself and must not keep a closed one on the list. */
+void outq_cleanup(struct outq *q);
+
+/* Appends a reference to mb (takes a new reference; the caller keeps its
+ * own). If the queue would pass its limit, nothing is queued, the queue is
+ * marked closing with reason "SendQ exceeded" and SL_ELIMIT is returned;
+ * from then on pushes are silent no-ops (SL_ECLOSED). A queue that is
+ * closing for another reason still takes pushes: last words (an ERROR
+ * line, a close frame) are queued after outq_close. */
+enum sl_err outq_push(struct outq *q, struct msgbuf *mb);
+/* Frames line[0..len) for this queue's framing and pushes it. */
+enum sl_err outq_push_line(struct outq *q, const char *line, size_t len);
+/* printf-style variant of outq_push_line; the line is cut at 8191 bytes. */
+enum sl_err outq_printf(struct outq *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Marks the queue closing with a static reason (first reason wins) and puts
+ * it on the pending list, so net/ closes the connection at a safe point
+ * after flushing what is queued. */
+void outq_close(struct outq *q, const char *reason);
+
+/* Writes as much as the kernel takes with writev (IOV_MAX entries per call),
+ * at most max_bytes per call so one fast reader cannot starve the rest.
+ * Returns SL_OK when the queue is empty, SL_EAGAIN when bytes remain,
+ * SL_EIO when the socket failed (errno kept). */
+enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes);
+
+/* The global pending list, owned by the loop thread. */
+void outq_mark_pending(struct outq *q);
+/* Pops one pending queue, or NULL. */
+struct outq *outq_pending_pop(void);
+
+#endif

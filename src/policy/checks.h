@@ -1,0 +1,13 @@
+#ifndef SALON_POLICY_CHECKS_H
+#define SALON_POLICY_CHECKS_H
+
+#include "policy/gate.h"
+
+/* The checks of the gate's chain, one file each. Private to policy/. */
+struct verdict check_connection_limit(const struct action *a);
+struct verdict check_flood(const struct action *a);
+
+/* Shared configuration, set by policy_configure (flood.c). */
+extern struct policy_config policy_cfg;
+
+#endif

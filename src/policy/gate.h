@@ -1,0 +1,70 @@
+#ifndef SALON_POLICY_GATE_H
+#define SALON_POLICY_GATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The policy gate: every user action that can hurt someone passes through
+ * policy_check(), and safety features plug in here and only here. Each check
+ * receives the facts of the action and answers allow, deny (with a reason),
+ * hold for review, throttle, or no opinion; the first decisive answer wins.
+ * If every check has no opinion the action's declared default applies; an
+ * action without a declared default is denied (fail closed). */
+
+enum action_kind {
+    ACTION_CONNECT,         /* a new connection from addr */
+    ACTION_COMMAND,         /* any command (flood control) */
+    ACTION_REGISTER,        /* entering: nick + profile known */
+    ACTION_NICK,            /* changing nick */
+    ACTION_JOIN,            /* joining an existing room */
+    ACTION_CREATE_ROOM,     /* joining a room that does not exist yet */
+    ACTION_SAY_ROOM,        /* PRIVMSG/NOTICE to a room */
+    ACTION_SAY_PRIVATE,     /* PRIVMSG/NOTICE to a person */
+    ACTION_KINDS
+};
+
+enum verdict_kind {
+    VERDICT_NONE = 0,       /* no opinion: ask the next check */
+    VERDICT_ALLOW,
+    VERDICT_DENY,           /* refused; reason says why */
+    VERDICT_HOLD,           /* kept for a moderator's review */
+    VERDICT_THROTTLE,       /* not now: retry after retry_ms */
+};
+
+/* A penalty clock (ngIRCd/IRC style): each command pushes it forward by its
+ * cost; while it runs more than the burst ahead of now, the client waits. */
+struct flood_clock {
+    int64_t ahead_until_ms;
+};
+
+struct action {
+    enum action_kind kind;
+    const uint8_t *addr;            /* 16 bytes, IPv4-mapped; CONNECT */
+    struct flood_clock *clock;      /* COMMAND */
+    unsigned cost;                  /* COMMAND: penalty units (1 = normal) */
+    int64_t now_ms;                 /* monotonic */
+    const char *nick;
+    const char *target;
+    const char *text;
+};
+
+struct verdict {
+    enum verdict_kind kind;
+    const char *reason;             /* static text for DENY/HOLD */
+    int64_t retry_ms;               /* THROTTLE */
+};
+
+struct policy_config {
+    unsigned flood_rate;            /* commands per second, sustained */
+    unsigned flood_burst;           /* commands allowed ahead of the clock */
+    unsigned per_address;           /* connections per address; 0: no limit */
+};
+void policy_configure(const struct policy_config *cfg);
+
+/* The one entry point. */
+struct verdict policy_check(const struct action *a);
+
+/* A connection that passed ACTION_CONNECT has ended. */
+void policy_connection_closed(const uint8_t addr[16]);
+
+#endif

@@ -1,0 +1,104 @@
+#ifndef SALON_STORE_STORE_H
+#define SALON_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+
+/* Storage, as the rest of salon sees it. One storage thread owns the
+ * database connection; the loop hands it work through a queue and never
+ * waits on disk, except store_open/store_recent at start-up and
+ * store_close at shutdown. Rows come back as plain structs that the caller
+ * borrows for the duration of a callback. No database type leaves store/.
+ *
+ * The interface is narrow on purpose: a PostgreSQL back end implements the
+ * same functions (store_pg.c) without core/ changing. */
+struct store;
+
+/* One chat message as kept in history. */
+struct store_msg {
+    const char *msgid;      /* IRCv3 msgid, unique */
+    int64_t time_ms;        /* wall clock, ms since the epoch */
+    const char *key;        /* history key: "#room" (casefolded) or a
+                               private conversation key "@sessA@sessB" */
+    const char *sender;     /* sender's session id */
+    const char *source;     /* "nick!user@host" as sent */
+    const char *command;    /* "PRIVMSG" or "NOTICE" */
+    const char *target;     /* the target parameter as sent: "#Room" or nick */
+    const char *text;
+};
+
+/* Opens (creating) the database at path, runs schema migrations, starts the
+ * storage thread. Returns NULL and sets *err on failure (logged). */
+struct store *store_open(const char *path, enum sl_err *err);
+/* Writes everything queued (durably), stops the thread, closes. NULL ok. */
+void store_close(struct store *st);
+
+/* Queues a copy of m for writing; returns at once. Writes are grouped into
+ * transactions by the storage thread (group commit). */
+void store_append_message(struct store *st, const struct store_msg *m);
+
+typedef void store_msg_fn(const struct store_msg *m, void *ud);
+
+/* Start-up only (blocks on disk): calls fn for the newest `limit` messages
+ * of key, oldest first. Returns how many. */
+size_t store_recent(struct store *st, const char *key, size_t limit,
+                    store_msg_fn *fn, void *ud);
+
+/* IRCv3 draft/chathistory selections. A bound is a msgid or a time; when
+ * msgid is set it wins (resolved to that message's time and id). */
+enum store_dir {
+    STORE_LATEST,   /* newest messages, only those after `a` when set */
+    STORE_BEFORE,   /* strictly before a */
+    STORE_AFTER,    /* strictly after a */
+    STORE_AROUND,   /* about limit/2 each side of a */
+    STORE_BETWEEN,  /* strictly between a and b, either order */
+    STORE_TARGETS,  /* conversations of `party` with activity between a and b */
+};
+
+struct store_bound {
+    const char *msgid;      /* NULL when unset */
+    int64_t time_ms;        /* -1 when unset */
+};
+
+struct store_query {
+    enum store_dir dir;
+    const char *key;        /* history key (not for STORE_TARGETS) */
+    const char *party;      /* STORE_TARGETS: the session id */
+    struct store_bound a, b;
+    size_t limit;
+};
+
+/* Result of an async query: msgs oldest first (count entries) for history;
+ * for STORE_TARGETS, each entry's key is a conversation key, target the
+ * other party's last known nick and time_ms the latest activity. err is
+ * SL_OK, SL_ENOTFOUND (an unknown msgid bound) or SL_EIO. */
+struct store_result {
+    enum sl_err err;
+    size_t count;
+    const struct store_msg *msgs;
+};
+typedef void store_result_fn(const struct store_result *r, void *ud);
+
+/* Runs q on the storage thread (q is copied); fn(result, ud) is called later
+ * on the loop thread from store_dispatch(). Results still waiting at
+ * store_close are freed without their callbacks. TARGETS results come
+ * newest first. */
+void store_query(struct store *st, const struct store_query *q,
+                 store_result_fn *fn, void *ud);
+/* An fd that becomes readable when completions wait; the loop watches it. */
+int store_notify_fd(const struct store *st);
+/* Runs waiting completions on the calling (loop) thread. */
+void store_dispatch(struct store *st);
+
+/* Counters for /healthz and tests. */
+struct store_stats {
+    uint64_t written;       /* messages committed */
+    uint64_t queued;        /* messages waiting */
+    uint64_t failures;      /* failed transactions (retried) */
+};
+void store_get_stats(struct store *st, struct store_stats *out);
+
+#endif
