@@ -30,6 +30,30 @@ void config_defaults(struct config *cfg)
     cfg->flood_burst = 10;
     cfg->user_rooms = true;
     cfg->history_memory = 100;
+    /* The built-in catalogue, used until a configuration names its own
+     * rooms: a few themes, regions and age brackets. */
+    static const struct { const char *name, *topic; enum room_category cat; } rooms[] = {
+        {"#accueil", "Bienvenue sur salon ! Présentez-vous, soyez bienveillants.", ROOM_CAT_THEME},
+        {"#amitie", "Se faire des amis, discuter de tout et de rien", ROOM_CAT_THEME},
+        {"#musique", "Ce que vous écoutez en ce moment", ROOM_CAT_THEME},
+        {"#cinema-series", "Films et séries, sans divulgâcher", ROOM_CAT_THEME},
+        {"#paris", "Paris et Île-de-France", ROOM_CAT_REGION},
+        {"#lyon", "Lyon et Auvergne-Rhône-Alpes", ROOM_CAT_REGION},
+        {"#marseille", "Marseille et Provence-Alpes-Côte d'Azur", ROOM_CAT_REGION},
+        {"#belgique", "Belgique", ROOM_CAT_REGION},
+        {"#quebec", "Québec et Canada francophone", ROOM_CAT_REGION},
+        {"#18-24ans", "Pour les 18–24 ans", ROOM_CAT_AGE},
+        {"#25-34ans", "Pour les 25–34 ans", ROOM_CAT_AGE},
+        {"#35-49ans", "Pour les 35–49 ans", ROOM_CAT_AGE},
+        {"#50ans-et-plus", "Pour les 50 ans et plus", ROOM_CAT_AGE},
+    };
+    for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
+        struct config_room *r = &cfg->rooms[cfg->nrooms++];
+        snprintf(r->name, sizeof r->name, "%s", rooms[i].name);
+        snprintf(r->topic, sizeof r->topic, "%s", rooms[i].topic);
+        r->category = rooms[i].cat;
+    }
+    cfg->rooms_are_default = true;
 }
 
 struct parse {
@@ -71,6 +95,11 @@ static bool set_str(char *dst, size_t cap, const char *value)
 static bool set_room(struct config *cfg, const char *name, const char *key, const char *value)
 {
     struct config_room *r = NULL;
+    if (cfg->rooms_are_default) {
+        /* A configuration that names rooms replaces the built-in set. */
+        cfg->nrooms = 0;
+        cfg->rooms_are_default = false;
+    }
     for (size_t i = 0; i < cfg->nrooms; i++)
         if (strcmp(cfg->rooms[i].name, name) == 0)
             r = &cfg->rooms[i];

@@ -39,6 +39,7 @@ struct config {
     long history_memory;
     struct config_room rooms[CONFIG_ROOMS_MAX];
     size_t nrooms;
+    bool rooms_are_default;
 };
 
 void config_defaults(struct config *cfg);

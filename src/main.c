@@ -25,6 +25,11 @@
 #include "transport/http.h"
 #include "transport/line.h"
 
+/* An HTTP connection may have to carry a whole static file (transport/http.c
+ * serves files up to 4 MiB) before it becomes a WebSocket, where the IRC
+ * layer sets the configured SendQ. */
+#define HTTP_SENDQ ((size_t)4 * 1024 * 1024 + 65536)
+
 struct server {
     struct loop *loop;
     struct store *store;
@@ -172,6 +177,7 @@ static void on_tick(struct loop *loop, void *ud)
 {
     struct server *s = ud;
     irc_sweep(loop_now_ms(loop));
+    net_sweep(loop_now_ms(loop));
     loop_timer_arm(loop, &s->tick, 1000, on_tick, s);
 }
 
@@ -205,6 +211,13 @@ int main(int argc, char **argv)
         return run_ticket(&cfg, &ta);
 
     signal(SIGPIPE, SIG_IGN);
+    /* Block the shutdown signals before any thread exists, so every thread
+     * inherits the mask and only the loop's signalfd receives them. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
     if (!make_data_dir(cfg.data_dir) || ticket_init(cfg.data_dir) != SL_OK)
         return 1;
 
@@ -233,6 +246,7 @@ int main(int argc, char **argv)
         .registration_timeout_s = (int)cfg.registration_timeout_s,
         .ping_interval_s = (int)cfg.ping_interval_s, .ping_timeout_s = (int)cfg.ping_timeout_s,
         .history_memory = (unsigned)cfg.history_memory, .chathistory_max = 100,
+        .sendq = (size_t)cfg.sendq,
         .started_wall_ms = clock_wall_ms()});
     irc_init();
     history_init(s.store, 0);
@@ -242,7 +256,8 @@ int main(int argc, char **argv)
 
     net_init(s.loop, &(struct net_config){
         .max_connections = (size_t)cfg.max_connections,
-        .in_max = 16384, .sendq = (size_t)cfg.sendq});
+        .in_max = 16384, .sendq = (size_t)cfg.sendq,
+        .sendq_http = HTTP_SENDQ});
     http_configure(&(struct http_config){.web_root = cfg.web_root});
 
     bool ok = listen_all(cfg.listen_irc, CONN_IRC_TCP, &line_conn_ops, line_open) &&
@@ -252,11 +267,6 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     loop_add(s.loop, &s.signals, sfd, EPOLLIN, on_signal, &s);
     loop_add(s.loop, &s.store_watch, store_notify_fd(s.store), EPOLLIN, on_store, s.store);

@@ -112,6 +112,8 @@ struct irc_client *irc_client_new(struct outq *out, const uint8_t addr[16],
     }
     struct irc_client *c = xcalloc(1, sizeof *c);
     c->out = out;
+    if (irc_cfg.sendq)
+        out->limit = (uint32_t)irc_cfg.sendq;   /* WebSocket clients came from HTTP */
     c->refs = 1;
     memcpy(c->addr, addr, 16);
     c->transport = (uint8_t)t;

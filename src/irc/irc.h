@@ -56,6 +56,7 @@ struct irc_config {
     int ping_timeout_s;
     unsigned history_memory;
     unsigned chathistory_max;           /* ISUPPORT CHATHISTORY */
+    size_t sendq;                       /* bytes that may wait for a client */
     int64_t started_wall_ms;
 };
 

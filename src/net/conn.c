@@ -255,6 +255,7 @@ static void read_conn(struct conn *c)
         return;
     }
     c->in.len += (uint32_t)n;
+    c->last_read_ms = loop_now_ms(net_loop);
     run_input(c);
     if (c->in.len == 0)
         buf_cleanup(&c->in);
@@ -299,9 +300,9 @@ static void accept_ready(struct loop *loop, uint32_t events, void *ud)
         c->id = next_id++;
         c->kind = (uint8_t)l->kind;
         c->in_max = (uint32_t)net_cfg.in_max;
-        c->created_ms = loop_now_ms(loop);
+        c->created_ms = c->last_read_ms = loop_now_ms(loop);
         c->ops = l->ops;
-        outq_init(&c->out, net_cfg.sendq, WIRE_LINE);
+        outq_init(&c->out, l->kind == CONN_HTTP ? net_cfg.sendq_http : net_cfg.sendq, WIRE_LINE);
         if (ss.ss_family == AF_INET) {
             c->addr[10] = c->addr[11] = 0xff;
             memcpy(c->addr + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
@@ -391,6 +392,24 @@ void net_init(struct loop *loop, const struct net_config *cfg)
     if (net_cfg.flush_max == 0)
         net_cfg.flush_max = 256 * 1024;
     loop_add_before_sleep(loop, before_sleep, NULL);
+}
+
+static bool is_plain_http(const struct conn *c)
+{
+    for (int i = 0; i < nlisteners; i++)
+        if (listeners[i].kind == CONN_HTTP && c->ops == listeners[i].ops)
+            return c->kind == CONN_HTTP;
+    return false;
+}
+
+void net_sweep(int64_t now)
+{
+    for (struct conn *c = conns; c; c = c->next) {
+        if (!c->ops || c->out.is_closing || !is_plain_http(c))
+            continue;
+        if (now - c->last_read_ms >= NET_HTTP_IDLE_MS || now - c->created_ms >= NET_HTTP_MAX_AGE_MS)
+            outq_close(&c->out, "Idle timeout");
+    }
 }
 
 size_t net_connection_count(void)

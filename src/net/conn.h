@@ -41,6 +41,7 @@ struct conn {
     struct conn *prev_free;     /* on the to-free list, once closed */
     struct loop_timer resume;   /* wakes a throttled connection */
     int64_t created_ms;
+    int64_t last_read_ms;       /* monotonic, last bytes received */
     uint32_t id;
     uint32_t in_max;            /* input bytes that may wait unconsumed */
     int32_t throttle_ms;        /* set by a transport returning SL_EAGAIN:

@@ -14,7 +14,8 @@
 struct net_config {
     size_t max_connections;     /* accepted sockets at once */
     size_t in_max;              /* unconsumed input bytes per connection */
-    size_t sendq;               /* default output limit per connection */
+    size_t sendq;               /* output limit of IRC connections */
+    size_t sendq_http;          /* output limit of HTTP connections */
     size_t flush_max;           /* bytes written per connection per turn */
 };
 
@@ -33,6 +34,14 @@ enum sl_err net_listen(const char *hostport, enum conn_kind kind,
 /* Asks every connection to close with reason, flushes what can be flushed
  * without waiting, and frees everything. Call after loop_run returns. */
 void net_shutdown(const char *reason);
+
+/* Once a second: closes HTTP connections that have not become WebSocket
+ * connections and sent nothing for NET_HTTP_IDLE_MS, or exist for longer
+ * than NET_HTTP_MAX_AGE_MS (slow-request and idle keep-alive bounds; IRC
+ * connections have their own ping timeouts). */
+#define NET_HTTP_IDLE_MS 30000
+#define NET_HTTP_MAX_AGE_MS 300000
+void net_sweep(int64_t now_mono_ms);
 
 /* Live connections (lingering ones included). */
 size_t net_connection_count(void);
