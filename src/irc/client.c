@@ -64,6 +64,18 @@ static const struct command commands[] = {
     {"CHATHISTORY", cmd_chathistory, AFTER_REG, 1, 2},
 };
 
+void irc_set_quit_reason(struct irc_client *c, const char *fmt, ...)
+{
+    if (c->quit_reason)
+        return;
+    char text[IRC_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    c->quit_reason = xstrndup(text, utf8_truncate(text, strlen(text), 300));
+}
+
 const char *irc_nick(const struct irc_client *c)
 {
     return c->user->is_registered || c->has_nick ? c->user->nick : "*";
@@ -138,6 +150,7 @@ void irc_client_release(struct irc_client *c)
     if (--c->refs > 0)
         return;
     user_free(c->user);
+    free(c->quit_reason);
     free(c);
 }
 
@@ -146,7 +159,7 @@ void irc_client_free(struct irc_client *c, const char *reason)
     if (!c)
         return;
     char text[IRC_MSG_MAX];
-    if (c->quit_reason[0])
+    if (c->quit_reason)
         snprintf(text, sizeof text, "%s", c->quit_reason);
     else
         snprintf(text, sizeof text, "%s", reason ? reason : "Connection closed");
@@ -168,7 +181,7 @@ void irc_client_farewell(struct irc_client *c, const char *reason)
 {
     if (!c)
         return;
-    const char *why = c->quit_reason[0] ? c->quit_reason : reason;
+    const char *why = c->quit_reason ? c->quit_reason : reason;
     irc_send(c, "ERROR :Closing Link: %s (%s)", irc_nick(c), why ? why : "Closing");
 }
 
@@ -194,7 +207,7 @@ static const struct command *find_command(const char *name)
 static enum sl_err finish(struct irc_client *c, enum sl_err err)
 {
     if (err == SL_ECLOSED) {
-        outq_close(c->out, c->quit_reason[0] ? c->quit_reason : "Client quit");
+        outq_close(c->out, c->quit_reason ? c->quit_reason : "Client quit");
         return SL_ECLOSED;
     }
     return SL_OK;
@@ -233,8 +246,13 @@ enum sl_err irc_client_line(struct irc_client *c, char *line, size_t len)
         irc_reply(c, ERR_INPUTTOOLONG, ":Input line was too long");
         return SL_OK;
     }
-    if (err)
-        return SL_OK;   /* no command: nothing to answer (RFC 2812 2.3.1) */
+    if (err) {
+        /* Broken syntax (a bad tag key, a bad command token). Say so
+         * rather than drop it silently; a blank line gets no answer. */
+        if (strspn(line, " ") < len)
+            irc_reply(c, ERR_UNKNOWNERROR, "* :Malformed line was ignored");
+        return SL_OK;
+    }
     if (!is_utf8) {
         /* Documented choice (IRCv3 UTF8ONLY): reject, never guess. */
         irc_send(c, ":%s FAIL %s INVALID_UTF8 :Message rejected: text must be UTF-8",
@@ -279,14 +297,14 @@ void irc_sweep(int64_t now)
             continue;
         if (!c->user->is_registered) {
             if (now - c->created_ms >= (int64_t)irc_cfg.registration_timeout_s * 1000) {
-                snprintf(c->quit_reason, sizeof c->quit_reason, "Registration timed out");
+                irc_set_quit_reason(c, "Registration timed out");
                 outq_close(c->out, "Registration timed out");
             }
             continue;
         }
         if (c->ping_sent_ms) {
             if (now - c->ping_sent_ms >= (int64_t)irc_cfg.ping_timeout_s * 1000) {
-                snprintf(c->quit_reason, sizeof c->quit_reason, "Ping timeout: %d seconds",
+                irc_set_quit_reason(c, "Ping timeout: %d seconds",
                          irc_cfg.ping_timeout_s);
                 outq_close(c->out, "Ping timeout");
             }

@@ -38,10 +38,14 @@ struct irc_client {
     uint8_t transport;                  /* enum irc_transport */
     bool has_nick, has_user, is_cap_negotiating, has_ticket;
     bool is_gone;                       /* connection closed; awaiting refs */
-    char quit_reason[IRC_MSG_MAX];
+    char *quit_reason;                  /* set when the client is leaving */
 };
 
 extern struct irc_config irc_cfg;
+
+/* Records why c is leaving (first reason wins), shown to its rooms. */
+void irc_set_quit_reason(struct irc_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Sends ":server <numeric> <nick> <fmt...>" to c. */
 void irc_reply(struct irc_client *c, const char *numeric, const char *fmt, ...)

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +22,17 @@ size_t irc_format_event(char *out, size_t cap, const struct event *ev, unsigned 
     }
     if ((tags & FANOUT_TAG_MSG) && ev->msgid)
         t[nt++] = (struct irc_tag){"msgid", ev->msgid};
-    size_t n = irc_format(out, cap, t, nt, ev->source, ev->command, ev->params, ev->nparams);
+    /* Free text goes in trailing form; commands whose last parameter is a
+     * name (JOIN, NICK, MODE, INVITE) do not. */
+    static const char *const text_commands[] = {"PRIVMSG", "NOTICE", "TOPIC", "PART", "QUIT",
+                                                "KICK", "AWAY"};
+    bool is_text = false;
+    for (size_t i = 0; i < sizeof text_commands / sizeof text_commands[0]; i++)
+        if (strcmp(ev->command, text_commands[i]) == 0)
+            is_text = ev->nparams >= 2 || strcmp(ev->command, "AWAY") == 0 ||
+                      strcmp(ev->command, "QUIT") == 0;
+    size_t n = (is_text ? irc_format_text : irc_format)(out, cap, t, nt, ev->source, ev->command,
+                                                         ev->params, ev->nparams);
     if (n == 0 || !(tags & FANOUT_TAG_MSG) || !ev->client_tags || !ev->client_tags[0])
         return n;
     /* Client-only tags arrive already escaped: splice them into the tag

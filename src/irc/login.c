@@ -112,7 +112,7 @@ enum sl_err cmd_pass(struct irc_client *c, struct irc_msg *m)
         irc_reply(c, ERR_PASSWDMISMATCH, ":%s", err == SL_EPERM
                   ? "Your session ticket has expired: enter again from the web page"
                   : "Invalid session ticket");
-        snprintf(c->quit_reason, sizeof c->quit_reason, "%s",
+        irc_set_quit_reason(c, "%s",
                  err == SL_EPERM ? "Session ticket expired" : "Invalid session ticket");
         return SL_ECLOSED;
     }
@@ -189,9 +189,9 @@ enum sl_err cmd_pong(struct irc_client *c, struct irc_msg *m)
 enum sl_err cmd_quit(struct irc_client *c, struct irc_msg *m)
 {
     if (m->nparams > 0 && m->params[0][0])
-        snprintf(c->quit_reason, sizeof c->quit_reason, "Quit: %.300s", m->params[0]);
+        irc_set_quit_reason(c, "Quit: %.300s", m->params[0]);
     else
-        snprintf(c->quit_reason, sizeof c->quit_reason, "Quit");
+        irc_set_quit_reason(c, "Quit");
     return SL_ECLOSED;
 }
 
@@ -222,7 +222,7 @@ enum sl_err irc_try_register(struct irc_client *c)
     if (!c->has_ticket && !irc_cfg.open_registration) {
         irc_reply(c, ERR_PASSWDMISMATCH,
                   ":A session ticket is required: enter from the web page, then use PASS <ticket>");
-        snprintf(c->quit_reason, sizeof c->quit_reason, "Session ticket required");
+        irc_set_quit_reason(c, "Session ticket required");
         return SL_ECLOSED;
     }
     /* The nick may have been taken while we waited for USER or CAP END. */
@@ -235,7 +235,7 @@ enum sl_err irc_try_register(struct irc_client *c)
     struct verdict v = policy_check(&(struct action){.kind = ACTION_REGISTER, .nick = u->nick});
     if (v.kind != VERDICT_ALLOW) {
         irc_reply(c, ERR_PASSWDMISMATCH, ":%s", v.reason ? v.reason : "Entry refused");
-        snprintf(c->quit_reason, sizeof c->quit_reason, "%s", v.reason ? v.reason : "Entry refused");
+        irc_set_quit_reason(c, "%s", v.reason ? v.reason : "Entry refused");
         return SL_ECLOSED;
     }
     user_register(u);

@@ -15,7 +15,7 @@ static const char *client_tags(const struct irc_msg *m, char *out, size_t cap)
     for (size_t i = 0; i < m->ntags; i++) {
         if (m->tags[i].key[0] != '+')
             continue;
-        char val[1024];
+        char val[IRC_CLIENT_TAGS_MAX + 1];
         size_t vl = m->tags[i].value[0] ? irc_tag_escape(val, sizeof val, m->tags[i].value) : 0;
         int w = snprintf(out + n, cap - n, "%s%s%s%s", n ? ";" : "", m->tags[i].key,
                          vl ? "=" : "", vl ? val : "");

@@ -53,6 +53,13 @@ size_t irc_format(char *out, size_t cap, const struct irc_tag *tags,
                   size_t ntags, const char *source, const char *command,
                   const char *const *params, size_t nparams);
 
+/* Like irc_format, but the last parameter always gets ':' (when there is
+ * one). Used for free text (PRIVMSG, TOPIC, QUIT...), which clients
+ * commonly expect in trailing form even when it is a single word. */
+size_t irc_format_text(char *out, size_t cap, const struct irc_tag *tags,
+                       size_t ntags, const char *source, const char *command,
+                       const char *const *params, size_t nparams);
+
 /* Escapes a tag value (IRCv3: ';' -> "\:", ' ' -> "\s", '\\' -> "\\\\",
  * CR -> "\r", LF -> "\n") into out; returns length, 0 when it does not fit. */
 size_t irc_tag_escape(char *out, size_t cap, const char *value);

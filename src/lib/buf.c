@@ -7,7 +7,7 @@
 
 enum sl_err buf_reserve(struct buf *b, size_t want, size_t max)
 {
-    if ((size_t)b->len + want > max)
+    if (want > max || b->len > max - want)
         return SL_ELIMIT;
     size_t need = b->len + want;
     if (need <= b->cap)
@@ -34,6 +34,8 @@ void buf_consume(struct buf *b, size_t n)
 
 enum sl_err buf_append(struct buf *b, const void *data, size_t n, size_t max)
 {
+    if (n == 0)
+        return SL_OK;
     enum sl_err err = buf_reserve(b, n, max);
     if (err)
         return err;

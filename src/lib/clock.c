@@ -33,32 +33,67 @@ char *clock_iso8601(int64_t wall_ms, char *out)
     return out;
 }
 
+/* Reads exactly n digits at *p; returns -1 when a character is not one. */
+static int digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
 int64_t clock_parse_iso8601(const char *s)
 {
+    /* Strictly "YYYY-MM-DDThh:mm:ss[.fff]Z" (IRCv3 server-time). */
+    const char *p = s;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    int ms = 0, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+    int year = digits(&p, 4);
+    if (year < 0 || *p++ != '-')
         return -1;
-    const char *p = s + n;
+    int mon = digits(&p, 2);
+    if (mon < 0 || *p++ != '-')
+        return -1;
+    int day = digits(&p, 2);
+    if (day < 0 || *p++ != 'T')
+        return -1;
+    int hour = digits(&p, 2);
+    if (hour < 0 || *p++ != ':')
+        return -1;
+    int min = digits(&p, 2);
+    if (min < 0 || *p++ != ':')
+        return -1;
+    int sec = digits(&p, 2);
+    if (sec < 0)
+        return -1;
+    int ms = 0;
     if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3)
+        p++;
+        int n = 0;
+        for (; *p >= '0' && *p <= '9'; p++, n++)
+            if (n < 3)
                 ms = ms * 10 + (*p - '0');
-        for (; digits < 3; digits++)
+        if (n == 0)
+            return -1;
+        for (; n < 3; n++)
             ms *= 10;
     }
     if (*p != 'Z' || p[1] != '\0')
         return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
         return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1)
+    /* timegm normalises 31 February into March: refuse what moved. */
+    if (t == (time_t)-1 || tm.tm_mon != mon - 1 || tm.tm_mday != day)
         return -1;
     return (int64_t)t * 1000 + ms;
 }

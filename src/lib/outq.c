@@ -140,7 +140,9 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
         size_t left = (size_t)w;
         q->bytes -= left;
         written_total += left;
-        while (left > 0) {
+        /* Pop what was written, including empty entries (len 0), which
+         * writev reports as nothing written. */
+        while (q->count > 0) {
             struct outq_ent *e = &q->ents[q->head];
             size_t rest = e->mb->len - e->off;
             if (left < rest) {
