@@ -195,9 +195,14 @@ void history_add(struct history *h, const struct store_msg *m)
         store_append_message(store, m);
 }
 
+bool history_covers(const struct history *h, size_t limit)
+{
+    return h->count >= limit || h->is_complete;
+}
+
 bool history_latest(struct history *h, size_t limit, store_msg_fn *fn, void *ud)
 {
-    if (h->count < limit && !h->is_complete)
+    if (!history_covers(h, limit))
         return false;
     size_t n = h->count < limit ? h->count : limit;
     for (size_t i = h->count - n; i < h->count; i++)

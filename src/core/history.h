@@ -36,6 +36,9 @@ void history_add(struct history *h, const struct store_msg *m);
  * else returns false and the caller asks storage. */
 bool history_latest(struct history *h, size_t limit, store_msg_fn *fn, void *ud);
 
+/* True when history_latest(h, limit, ...) would be served from memory. */
+bool history_covers(const struct history *h, size_t limit);
+
 /* Writes a new unique msgid into out (at least HISTORY_MSGID_MAX bytes). */
 #define HISTORY_MSGID_MAX 32
 void history_new_msgid(char *out);

@@ -119,19 +119,18 @@ static bool parse_bound(const char *s, struct store_bound *b, bool star_ok)
 }
 
 /* The history key of target as seen by c, or false when c may not read
- * it: rooms need membership (or a room that is not +i), private
- * conversations are only ever readable by their two parties. */
+ * it. A room's history is for its current members (so the history of an
+ * emptied +i room does not become readable by whoever guesses its name);
+ * a private conversation is only ever readable by its two parties. */
 static bool target_key(struct irc_client *c, const char *target, char *key, size_t cap,
                        struct room **room)
 {
     *room = NULL;
     if (target[0] == '#') {
         struct room *r = room_find(target);
-        if (r && (r->modes & ROOM_MODE_INVITE) && room_member_modes(r, c->user) < 0)
+        if (!r || room_member_modes(r, c->user) < 0)
             return false;
-        if (!r && !room_name_valid(target))
-            return false;
-        casemap_fold(key, target, cap);
+        casemap_fold(key, r->name, cap);
         *room = r;
         return true;
     }
@@ -213,29 +212,22 @@ enum sl_err cmd_chathistory(struct irc_client *c, struct irc_msg *m)
         }
         q.key = key;
         /* The fast path: the newest messages of a room are in memory. */
-        if (q.dir == STORE_LATEST && !q.a.msgid && q.a.time_ms < 0 && room) {
+        if (q.dir == STORE_LATEST && !q.a.msgid && q.a.time_ms < 0 && room &&
+            history_covers(room->history, q.limit)) {
             char ref[16];
             batch_open(c, ref, sizeof ref, "chathistory", room->name);
             struct replay rp = {c, ref[0] ? ref : NULL};
-            bool hit = history_latest(room->history, q.limit, replay_one, &rp);
-            if (hit) {
-                batch_close(c, ref);
-                free(rq);
-                return SL_OK;
-            }
-            /* Not all in memory: nothing was sent but the batch start. */
+            history_latest(room->history, q.limit, replay_one, &rp);
             batch_close(c, ref);
-            irc_send(c, ":%s NOTE CHATHISTORY LOADING %s :Older history follows",
-                     irc_cfg.server_name, room->name);
+            free(rq);
+            return SL_OK;
         }
     }
     struct store *st = history_store();
-    if (!st) {
+    irc_client_hold(c);     /* released in query_done */
+    if (!st)
         query_done(&(struct store_result){.err = SL_OK}, rq);
-        irc_client_hold(c);     /* balanced by the release in query_done */
-        return SL_OK;
-    }
-    irc_client_hold(c);
-    store_query(st, &q, query_done, rq);
+    else
+        store_query(st, &q, query_done, rq);
     return SL_OK;
 }
