@@ -195,6 +195,13 @@ void history_add(struct history *h, const struct store_msg *m)
         store_append_message(store, m);
 }
 
+int64_t history_last_time(const struct history *h)
+{
+    if (h->count == 0)
+        return -1;
+    return h->ring[(h->head + h->count - 1) % h->cap]->m.time_ms;
+}
+
 bool history_covers(const struct history *h, size_t limit)
 {
     return h->count >= limit || h->is_complete;

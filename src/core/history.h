@@ -36,6 +36,9 @@ void history_add(struct history *h, const struct store_msg *m);
  * else returns false and the caller asks storage. */
 bool history_latest(struct history *h, size_t limit, store_msg_fn *fn, void *ud);
 
+/* Time of the newest message in memory, or -1 when there is none. */
+int64_t history_last_time(const struct history *h);
+
 /* True when history_latest(h, limit, ...) would be served from memory. */
 bool history_covers(const struct history *h, size_t limit);
 

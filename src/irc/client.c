@@ -47,6 +47,8 @@ static const struct command commands[] = {
     {"PING", cmd_ping, ANY_STATE, 1, 1},
     {"PONG", cmd_pong, ANY_STATE, 0, 0},
     {"QUIT", cmd_quit, ANY_STATE, 0, 0},
+    {"MOTD", cmd_motd, AFTER_REG, 0, 2},
+    {"LUSERS", cmd_lusers, AFTER_REG, 0, 1},
     {"JOIN", cmd_join, AFTER_REG, 1, 2},
     {"PART", cmd_part, AFTER_REG, 1, 1},
     {"TOPIC", cmd_topic, AFTER_REG, 1, 1},
@@ -81,24 +83,40 @@ const char *irc_nick(const struct irc_client *c)
     return c->user->is_registered || c->has_nick ? c->user->nick : "*";
 }
 
+/* "@time=...Z " for a client that negotiated server-time (IRCv3: the tag
+ * goes on every message the server sends it); returns the prefix length. */
+static size_t time_prefix(const struct irc_client *c, char *out)
+{
+    if (!(c->caps & CAP_SERVER_TIME))
+        return 0;
+    memcpy(out, "@time=", 6);
+    clock_iso8601(clock_wall_ms(), out + 6);
+    out[6 + CLOCK_ISO_LEN] = ' ';
+    return 7 + CLOCK_ISO_LEN;
+}
+
 void irc_send(struct irc_client *c, const char *fmt, ...)
 {
     char line[IRC_LINE_MAX];
+    size_t n = fmt[0] == '@' ? 0 : time_prefix(c, line);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
+    int m = vsnprintf(line + n, sizeof line - n, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (m < 0)
         return;
-    if ((size_t)n >= sizeof line)
-        n = (int)utf8_truncate(line, sizeof line - 1, sizeof line - 1);
-    outq_push_line(c->out, line, (size_t)n);
+    n += (size_t)m;
+    if (n >= sizeof line)
+        n = utf8_truncate(line, sizeof line - 1, sizeof line - 1);
+    outq_push_line(c->out, line, n);
 }
 
 void irc_reply(struct irc_client *c, const char *numeric, const char *fmt, ...)
 {
     char line[IRC_MSG_MAX * 2];
-    int n = snprintf(line, sizeof line, ":%s %s %s ", irc_cfg.server_name, numeric, irc_nick(c));
+    size_t t = time_prefix(c, line);
+    int n = (int)t + snprintf(line + t, sizeof line - t, ":%s %s %s ", irc_cfg.server_name,
+                              numeric, irc_nick(c));
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
@@ -203,6 +221,27 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+/* The command token of a raw line that cannot be parsed (it holds a NUL),
+ * upper-cased, or "*"; for naming it in an error reply. */
+static const char *command_of(const char *line)
+{
+    static char cmd[32];
+    const char *p = line;
+    if (*p == '@')
+        p += strcspn(p, " ");
+    p += strspn(p, " ");
+    if (*p == ':') {
+        p += strcspn(p, " ");
+        p += strspn(p, " ");
+    }
+    size_t n = 0;
+    for (; n < sizeof cmd - 1 && ((p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z') ||
+                                  (p[n] >= '0' && p[n] <= '9')); n++)
+        cmd[n] = (char)(p[n] >= 'a' && p[n] <= 'z' ? p[n] - 32 : p[n]);
+    cmd[n] = '\0';
+    return n ? cmd : "*";
+}
+
 /* One place maps a handler's result to the wire (pattern 4). */
 static enum sl_err finish(struct irc_client *c, enum sl_err err)
 {
@@ -237,7 +276,8 @@ enum sl_err irc_client_line(struct irc_client *c, char *line, size_t len)
     }
     line[len] = '\0';
     if (memchr(line, '\0', len)) {
-        irc_reply(c, ERR_UNKNOWNERROR, "* :Line contains a NUL byte and was ignored");
+        irc_reply(c, ERR_UNKNOWNERROR, "%s :Line contains a NUL byte and was ignored",
+                  command_of(line));
         return SL_OK;
     }
     bool is_utf8 = utf8_valid(line, len);

@@ -61,6 +61,7 @@ const char *irc_nick(const struct irc_client *c);
 typedef enum sl_err irc_handler_fn(struct irc_client *c, struct irc_msg *m);
 
 irc_handler_fn cmd_cap, cmd_pass, cmd_nick, cmd_user, cmd_ping, cmd_pong, cmd_quit;
+irc_handler_fn cmd_motd, cmd_lusers;
 irc_handler_fn cmd_join, cmd_part, cmd_topic, cmd_names, cmd_list, cmd_mode, cmd_kick,
     cmd_invite;
 irc_handler_fn cmd_privmsg, cmd_notice, cmd_tagmsg, cmd_away;

@@ -20,33 +20,14 @@ struct request {
     struct irc_client *c;
     char target[ROOM_NAME_MAX + NICK_MAX + 2];  /* as the client named it */
     bool is_targets;
+    int64_t from_ms, to_ms;                     /* TARGETS: the time range */
+    size_t limit;
 };
-
-static void fail(struct irc_client *c, const char *code, const char *sub,
-                 const char *target, const char *text)
-{
-    irc_send(c, ":%s FAIL CHATHISTORY %s %s%s%s :%s", irc_cfg.server_name, code, sub,
-             target ? " " : "", target ? target : "", text);
-}
 
 static void batch_ref(char *out, size_t cap)
 {
     static unsigned counter;
     snprintf(out, cap, "h%u", ++counter);
-}
-
-struct replay {
-    struct irc_client *c;
-    const char *batch;
-};
-
-static void replay_one(const struct store_msg *sm, void *ud)
-{
-    struct replay *rp = ud;
-    struct event ev = {.msgid = sm->msgid, .time_ms = sm->time_ms, .batch = rp->batch,
-                       .source = sm->source, .command = sm->command,
-                       .params = {sm->target, sm->text}, .nparams = 2};
-    fanout_one(rp->c->user, &ev);
 }
 
 static void batch_open(struct irc_client *c, char *ref, size_t cap, const char *type,
@@ -68,6 +49,79 @@ static void batch_close(struct irc_client *c, const char *ref)
         irc_send(c, ":%s BATCH -%s", irc_cfg.server_name, ref);
 }
 
+struct target_row {
+    char name[ROOM_NAME_MAX + NICK_MAX + 2];
+    int64_t time_ms;
+};
+
+static int newest_first(const void *a, const void *b)
+{
+    const struct target_row *x = a, *y = b;
+    return (x->time_ms < y->time_ms) - (x->time_ms > y->time_ms);
+}
+
+/* TARGETS: private conversations come from storage; the rooms the client
+ * is in come from memory (their newest message). Merged newest first. */
+static void send_targets(struct irc_client *c, const struct request *rq,
+                         const struct store_result *res)
+{
+    struct user *u = c->user;
+    size_t cap = res->count + u->nrooms, n = 0;
+    struct target_row *rows = xcalloc(cap ? cap : 1, sizeof *rows);
+    int64_t lo = rq->from_ms < rq->to_ms ? rq->from_ms : rq->to_ms;
+    int64_t hi = rq->from_ms < rq->to_ms ? rq->to_ms : rq->from_ms;
+    for (size_t i = 0; i < res->count; i++) {
+        snprintf(rows[n].name, sizeof rows[n].name, "%s", res->msgs[i].target);
+        rows[n++].time_ms = res->msgs[i].time_ms;
+    }
+    for (uint16_t i = 0; i < u->nrooms; i++) {
+        struct room *r = u->rooms[i].room;
+        int64_t t = history_last_time(r->history);
+        if (t > lo && t < hi) {
+            snprintf(rows[n].name, sizeof rows[n].name, "%s", r->name);
+            rows[n++].time_ms = t;
+        }
+    }
+    qsort(rows, n, sizeof *rows, newest_first);
+    if (n > rq->limit)
+        n = rq->limit;
+    char ref[16], when[CLOCK_ISO_LEN + 1];
+    batch_open(c, ref, sizeof ref, "draft/chathistory-targets", NULL);
+    for (size_t i = 0; i < n; i++) {
+        clock_iso8601(rows[i].time_ms, when);
+        if (ref[0])
+            irc_send(c, "@batch=%s :%s CHATHISTORY TARGETS %s %s", ref, irc_cfg.server_name,
+                     rows[i].name, when);
+        else
+            irc_send(c, ":%s CHATHISTORY TARGETS %s %s", irc_cfg.server_name, rows[i].name,
+                     when);
+    }
+    batch_close(c, ref);
+    free(rows);
+}
+
+static void fail(struct irc_client *c, const char *code, const char *sub,
+                 const char *target, const char *text)
+{
+    irc_send(c, ":%s FAIL CHATHISTORY %s %s%s%s :%s", irc_cfg.server_name, code, sub,
+             target ? " " : "", target ? target : "", text);
+}
+
+
+struct replay {
+    struct irc_client *c;
+    const char *batch;
+};
+
+static void replay_one(const struct store_msg *sm, void *ud)
+{
+    struct replay *rp = ud;
+    struct event ev = {.msgid = sm->msgid, .time_ms = sm->time_ms, .batch = rp->batch,
+                       .source = sm->source, .command = sm->command,
+                       .params = {sm->target, sm->text}, .nparams = 2};
+    fanout_one(rp->c->user, &ev);
+}
+
 static void query_done(const struct store_result *res, void *ud)
 {
     struct request *rq = ud;
@@ -78,15 +132,7 @@ static void query_done(const struct store_result *res, void *ud)
         } else if (res->err) {
             fail(c, "MESSAGE_ERROR", "*", rq->target, "History is unavailable right now");
         } else if (rq->is_targets) {
-            char ref[16], when[CLOCK_ISO_LEN + 1];
-            batch_open(c, ref, sizeof ref, "draft/chathistory-targets", NULL);
-            for (size_t i = 0; i < res->count; i++) {
-                const struct store_msg *sm = &res->msgs[i];
-                irc_send(c, "%s%s%s:%s CHATHISTORY TARGETS %s %s", ref[0] ? "@batch=" : "", ref,
-                         ref[0] ? " " : "", irc_cfg.server_name, sm->target,
-                         clock_iso8601(sm->time_ms, when));
-            }
-            batch_close(c, ref);
+            send_targets(c, rq, res);
         } else {
             char ref[16];
             batch_open(c, ref, sizeof ref, "chathistory", rq->target);
@@ -192,6 +238,9 @@ enum sl_err cmd_chathistory(struct irc_client *c, struct irc_msg *m)
             return SL_OK;
         }
         rq->is_targets = true;
+        rq->from_ms = q.a.time_ms;
+        rq->to_ms = q.b.time_ms;
+        rq->limit = q.limit;
         q.party = c->user->session;
     } else {
         const char *target = m->params[1];

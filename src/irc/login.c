@@ -195,6 +195,12 @@ enum sl_err cmd_quit(struct irc_client *c, struct irc_msg *m)
     return SL_ECLOSED;
 }
 
+static void send_lusers(struct irc_client *c)
+{
+    irc_reply(c, RPL_LUSERCLIENT, ":There are %zu users and 0 services on 1 server",
+              user_count());
+}
+
 static void send_motd(struct irc_client *c)
 {
     FILE *f = irc_cfg.motd_path && irc_cfg.motd_path[0] ? fopen(irc_cfg.motd_path, "r") : NULL;
@@ -254,8 +260,21 @@ enum sl_err irc_try_register(struct irc_client *c)
               "KICKLEN=300 MAXLIST=b:%d MODES=4 MSGREFTYPES=msgid,timestamp NETWORK=salon "
               "NICKLEN=%d PREFIX=(ov)@+ TOPICLEN=%d UTF8ONLY :are supported by this server",
               ROOM_BANS_MAX, NICK_MAX, ROOM_TOPIC_MAX);
-    irc_reply(c, RPL_LUSERCLIENT, ":There are %zu users and 0 services on 1 server",
-              user_count());
+    send_lusers(c);
     send_motd(c);
+    return SL_OK;
+}
+
+enum sl_err cmd_motd(struct irc_client *c, struct irc_msg *m)
+{
+    (void)m;
+    send_motd(c);
+    return SL_OK;
+}
+
+enum sl_err cmd_lusers(struct irc_client *c, struct irc_msg *m)
+{
+    (void)m;
+    send_lusers(c);
     return SL_OK;
 }

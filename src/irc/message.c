@@ -57,7 +57,7 @@ static enum sl_err send_message(struct irc_client *c, struct irc_msg *m, const c
             struct room *r = room_find(t);
             if (!r) {
                 if (!is_notice)
-                    irc_reply(c, ERR_NOSUCHCHANNEL, "%s :No such channel", t);
+                    irc_reply(c, ERR_NOSUCHNICK, "%s :No such nick/channel", t);
                 continue;
             }
             err = message_to_room(c->user, r, command, text, ctags, &reason);

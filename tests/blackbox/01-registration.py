@@ -1,0 +1,419 @@
+"""01 registration: CAP, welcome burst, ISUPPORT, MOTD, nick rules, tickets,
+timeouts, PING/PONG."""
+import re
+import time
+
+import pytest
+
+from salonlib import T, SERVER_NAME, salon_only, server_fixture, uniq
+
+WANTED_CAPS = {"message-tags", "server-time", "echo-message", "multi-prefix",
+               "away-notify", "batch", "userhost-in-names",
+               "draft/chathistory"}
+CLOSING_RE = re.compile(r"^Closing Link: .*\(.+\)$")
+
+
+def cap_ls(c):
+    c.send("CAP LS 302")
+    caps, lines = {}, []
+    while True:
+        ln = c.expect("CAP")
+        lines.append(ln)
+        for tok in ln.params[-1].split():
+            k, _, v = tok.partition("=")
+            caps[k] = v
+        if not (len(ln.params) >= 4 and ln.params[2] == "*"):
+            return caps, lines
+
+
+def test_cap_ls_302_offers_the_documented_caps(srv):
+    salon_only("ngircd offers few caps")
+    c = srv.tcp()
+    caps, lines = cap_ls(c)
+    for ln in lines:
+        assert ln.source == SERVER_NAME
+        assert ln.params[0] == "*"
+        assert ln.params[1] == "LS"
+    missing = WANTED_CAPS - set(caps)
+    assert not missing, "caps not offered: %r (got %r)" % (missing, caps)
+
+
+def test_cap_req_ack_nak_and_list(srv):
+    salon_only("ngircd offers few caps")
+    c = srv.tcp()
+    cap_ls(c)
+    c.send("CAP REQ :message-tags server-time")
+    ln = c.expect("CAP")
+    assert ln.params[:2] == ["*", "ACK"]
+    assert sorted(ln.params[2].split()) == ["message-tags", "server-time"]
+    # Unknown cap: the whole request is refused (IRCv3 capability
+    # negotiation: "the server MUST NOT change any capability of the
+    # request" when one of them can't be granted).
+    c.send("CAP REQ :server-time no-such-cap/xyz")
+    ln = c.expect("CAP")
+    assert ln.params[:2] == ["*", "NAK"]
+    assert sorted(ln.params[2].split()) == ["no-such-cap/xyz", "server-time"]
+    c.send("CAP LIST")
+    ln = c.expect("CAP")
+    assert ln.params[:2] == ["*", "LIST"]
+    assert sorted(ln.params[-1].split()) == ["message-tags", "server-time"]
+    c.send("CAP END")
+    c.send("NICK " + uniq("capper"))
+    c.send("USER u 0 * :r")
+    c.expect("001")
+    c.expect("376")
+
+
+def test_welcome_burst_order_and_contents(srv):
+    nick = uniq("Welc")
+    c = srv.tcp()
+    welcome = c.register(nick)
+    cmds = [l.command for l in welcome]
+    assert cmds[:4] == ["001", "002", "003", "004"], cmds
+    i = 4
+    while cmds[i] == "005":
+        i += 1
+    assert i > 4, "no 005"
+    # Other numerics (LUSERS) may sit between ISUPPORT and the MOTD.
+    m = cmds.index("375")
+    assert m >= i and cmds[-1] == "376", cmds
+    assert set(cmds[m + 1:-1]) == {"372"}, cmds
+    for ln in welcome:
+        assert ln.source == SERVER_NAME, ln.raw
+        assert ln.params[0] == nick, ln.raw
+    assert welcome[0].params[1].startswith("Welcome"), welcome[0].raw
+    assert nick in welcome[0].params[1]
+    four = welcome[3]
+    assert four.params[1] == SERVER_NAME, four.raw
+    assert len(four.params) >= 5, four.raw
+    for ln in welcome[4:i]:
+        assert ln.params[-1].startswith("are supported"), ln.raw
+
+
+def isupport(welcome):
+    toks = {}
+    for ln in welcome:
+        if ln.command == "005":
+            for t in ln.params[1:-1]:
+                k, eq, v = t.partition("=")
+                toks[k] = v if eq else True
+    return toks
+
+
+def test_isupport_tokens(srv):
+    salon_only("salon's ISUPPORT")
+    c = srv.tcp()
+    toks = isupport(c.register(uniq("Isup")))
+    assert toks.get("CASEMAPPING") == "ascii"
+    assert toks.get("CHANTYPES") == "#"
+    assert toks.get("PREFIX") == "(ov)@+"
+    assert toks.get("CHANMODES") == "b,k,l,imnt"
+    assert toks.get("NETWORK") == "salon"
+    assert toks.get("UTF8ONLY") is True
+    assert re.fullmatch(r"\d+", str(toks.get("CHATHISTORY"))), toks
+    assert int(toks["CHATHISTORY"]) > 0
+    assert toks.get("MSGREFTYPES") == "msgid,timestamp"
+
+
+def test_registration_over_websocket(srv):
+    nick = uniq("Wsreg")
+    c = srv.ws()
+    welcome = c.register(nick, caps=["message-tags"])
+    assert [l.command for l in welcome[:4]] == ["001", "002", "003", "004"]
+    assert welcome[0].params[0] == nick
+
+
+def test_motd(srv):
+    c = srv.tcp()
+    welcome = c.register(uniq("Motd"))
+    start = [l for l in welcome if l.command == "375"]
+    body = [l for l in welcome if l.command == "372"]
+    assert len(start) == 1 and body
+    assert SERVER_NAME in start[0].params[1]
+    # The MOTD command replays it (RFC 2812 3.4.1; behaviour.md is silent).
+    c.send("MOTD")
+    c.expect("375")
+    c.expect("372")
+    c.expect("376")
+
+
+def test_commands_before_registration_get_451(srv):
+    c = srv.tcp()
+    c.send("JOIN #accueil")
+    ln = c.expect("451")
+    assert ln.source == SERVER_NAME
+    assert ln.params[0] == "*"
+    c.send("PRIVMSG someone :hi")
+    c.expect("451", params=["*", None])
+    # PING is allowed before registration.
+    c.send("PING early")
+    ln = c.expect("PONG")
+    assert ln.params[-1] == "early"
+    c.register(uniq("Late"), cap_ls=False)
+
+
+def test_unknown_command_421(srv):
+    c = srv.tcp()
+    nick = uniq("Unk")
+    c.register(nick)
+    c.send("FROBNICATE a b")
+    ln = c.expect("421")
+    assert ln.params[:2] == [nick, "FROBNICATE"]
+    c.sync()
+
+
+def test_missing_params_461(srv):
+    c = srv.tcp()
+    c.send("USER onlyone")
+    ln = c.expect("461")
+    assert ln.params[:2] == ["*", "USER"]
+    nick = uniq("Np")
+    c.register(nick, cap_ls=False)
+    for cmd in ("JOIN", "PART", "TOPIC", "KICK #x", "MODE", "INVITE x"):
+        c.send(cmd)
+        ln = c.expect("461")
+        assert ln.params[:2] == [nick, cmd.split()[0]], ln.raw
+
+
+def test_nick_missing_431(srv):
+    c = srv.tcp()
+    c.send("NICK")
+    ln = c.expect("431")
+    assert ln.params[0] == "*"
+    nick = uniq("Nn")
+    c.register(nick, cap_ls=False)
+    c.send("NICK :")
+    c.expect("431", params=[nick, None])
+
+
+@pytest.mark.parametrize("bad", [
+    "1digit", "-dash", "sp ace", "exclam!", "at@sign", "com,ma",
+    "star*", "dollar$", "x" * 31, "h\u00e9llo", "#chan"])
+def test_erroneous_nick_432(srv, bad):
+    c = srv.tcp()
+    c.send("NICK " + (bad if " " not in bad else ":" + bad))
+    ln = c.expect("432")
+    assert ln.params[0] == "*"
+    if " " not in bad:
+        assert ln.params[1] == bad, ln.raw
+
+
+def test_valid_nick_characters_and_length(srv):
+    nick30 = ("N" + uniq("x") + "z" * 30)[:30]
+    c = srv.tcp()
+    c.register(nick30, cap_ls=False)
+    assert c.nick == nick30
+    special = "a[]\\`_^{|}-" + uniq("")[-4:]
+    d = srv.tcp()
+    d.register(special, cap_ls=False)
+    assert d.nick == special
+
+
+def test_nick_in_use_433_is_case_insensitive(srv):
+    base = uniq("Alice")
+    a = srv.tcp()
+    a.register(base)
+    b = srv.tcp()
+    b.send("NICK " + base.upper())
+    ln = b.expect("433")
+    assert ln.params[:2] == ["*", base.upper()]
+    b.send("NICK " + base.lower())
+    b.expect("433", params=["*", base.lower(), None])
+    # After registration too.
+    other = uniq("Bob")
+    b.register(other, cap_ls=False)
+    b.send("NICK " + base.swapcase())
+    b.expect("433", params=[other, base.swapcase(), None])
+
+
+def test_casemapping_ascii_brackets_are_distinct(srv):
+    salon_only("ngircd uses rfc1459 casemapping")
+    tag = uniq("")
+    a = srv.tcp()
+    a.register("br[ack]" + tag)
+    b = srv.tcp()
+    b.register("br{ack}" + tag)   # rfc1459 would call this the same nick
+    assert b.nick == "br{ack}" + tag
+
+
+def test_nick_change_seen_by_self_and_room_peers(srv):
+    room = "#" + uniq("nickroom")
+    a, b, outsider = srv.tcp(), srv.ws(), srv.tcp()
+    old, new = uniq("Old"), uniq("New")
+    a.register(old)
+    b.register(uniq("Peer"))
+    outsider.register(uniq("Out"))
+    a.join(room)
+    b.join(room)
+    a.send("NICK " + new)
+    ln = a.expect("NICK")
+    assert ln.nick == old and ln.params == [new]
+    ln = b.expect("NICK")
+    assert ln.nick == old and ln.params == [new]
+    outsider.assert_none("NICK")
+    # The old nick is free again, the new one is taken.
+    c = srv.tcp()
+    c.send("NICK " + new)
+    c.expect("433")
+    c.register(old, cap_ls=False)
+
+
+def test_ping_pong(srv):
+    c = srv.tcp()
+    c.register(uniq("Pinger"))
+    c.send("PING :hello there")
+    ln = c.expect("PONG")
+    assert ln.source == SERVER_NAME
+    assert ln.params == [SERVER_NAME, "hello there"]
+    # Commands are case-insensitive (RFC 2812 2.3).
+    c.send("ping lower")
+    assert c.expect("PONG").params == [SERVER_NAME, "lower"]
+
+
+def test_quit_closes_and_peers_see_it(srv):
+    room = "#" + uniq("quit")
+    a, b = srv.tcp(), srv.tcp()
+    an = uniq("Quitter")
+    a.register(an)
+    b.register(uniq("Stayer"))
+    a.join(room)
+    b.join(room)
+    a.send("QUIT :see you")
+    ln = a.expect("ERROR")
+    assert CLOSING_RE.match(ln.params[0]), ln.raw
+    a.expect_closed()
+    ln = b.expect("QUIT")
+    assert ln.nick == an
+    assert ln.params == ["Quit: see you"]
+
+
+# ---------------------------------------------------------------- tickets
+
+closed_server = server_fixture({"entry": {"open_registration": "false"}})
+
+
+def expect_464_and_close(c, nick):
+    ln = c.expect("464")
+    assert ln.source == SERVER_NAME
+    assert ln.params[0] in ("*", nick), ln.raw
+    ln = c.expect("ERROR")
+    assert CLOSING_RE.match(ln.params[0]), ln.raw
+    c.expect_closed()
+
+
+def test_ticket_valid_registers(closed_server):
+    salon_only("tickets")
+    nick = uniq("Tick")
+    tk = closed_server.ticket(nick, age=30)
+    c = closed_server.tcp()
+    c.register(nick, password=tk)
+    assert c.nick == nick
+    c.sync()
+
+
+def test_ticket_valid_registers_over_websocket(closed_server):
+    salon_only("tickets")
+    nick = uniq("Wtick")
+    tk = closed_server.ticket(nick, age=41, gender="woman", region="75")
+    c = closed_server.ws()
+    c.register(nick, password=tk, caps=["server-time"])
+    assert c.nick == nick
+
+
+def test_ticket_missing_464(closed_server):
+    salon_only("tickets")
+    c = closed_server.tcp()
+    nick = uniq("Nopass")
+    c.send("NICK " + nick)
+    c.send("USER u 0 * :r")
+    expect_464_and_close(c, nick)
+
+
+def forge(tk):
+    # Flip one character in the middle (the signature or the payload).
+    i = len(tk) // 2
+    ch = "A" if tk[i] != "A" else "B"
+    return tk[:i] + ch + tk[i + 1:]
+
+
+@pytest.mark.parametrize("kind", ["forged", "garbled", "truncated"])
+def test_ticket_invalid_464(closed_server, kind):
+    salon_only("tickets")
+    nick = uniq("Bad")
+    tk = closed_server.ticket(nick, age=30)
+    if kind == "forged":
+        tk = forge(tk)
+    elif kind == "garbled":
+        tk = "not-a-ticket-%%%"
+    elif kind == "truncated":
+        tk = tk[:len(tk) // 3]
+    c = closed_server.tcp()
+    c.send("PASS " + tk)
+    c.send("NICK " + nick)
+    c.send("USER u 0 * :r")
+    expect_464_and_close(c, nick)
+
+
+def test_ticket_expired_464(closed_server):
+    salon_only("tickets")
+    nick = uniq("Old")
+    t0 = time.time()
+    tk = closed_server.ticket(nick, age=30, ttl=1)
+    # The ticket's lifetime is the thing under test: wait it out (whole
+    # seconds, plus one for rounding).
+    while time.time() < t0 + 2.5:
+        time.sleep(0.1)
+    c = closed_server.tcp()
+    c.send("PASS " + tk)
+    c.send("NICK " + nick)
+    c.send("USER u 0 * :r")
+    expect_464_and_close(c, nick)
+
+
+# ---------------------------------------------------------------- timeouts
+
+def test_registration_timeout(server_factory):
+    salon_only("ngircd has no registration timeout setting")
+    s = server_factory({"limits": {"registration_timeout": "1"}})
+    c = s.tcp()
+    t0 = time.monotonic()
+    c.send("NICK " + uniq("Slow"))
+    ln = c.expect("ERROR", timeout=T + 3)
+    assert CLOSING_RE.match(ln.params[0]), ln.raw
+    assert "Registration timed out" in ln.params[0], ln.raw
+    c.expect_closed()
+    assert time.monotonic() - t0 >= 0.5
+    # A registered client is not affected.
+    d = s.tcp()
+    d.register(uniq("Quick"))
+    d.sync()
+
+
+def test_ping_timeout(server_factory):
+    s = server_factory({"limits": {"ping_interval": "1",
+                                   "ping_timeout": "1"}})
+    room = "#" + uniq("pt")
+    alive, silent = s.tcp(), s.tcp()
+    sn = uniq("Silent")
+    alive.register(uniq("Alive"))
+    silent.register(sn)
+    alive.join(room)
+    silent.join(room)
+    ln = silent.expect("PING", timeout=T + 3)
+    assert ln.params == [SERVER_NAME], ln.raw
+    # `alive` answers every PING and must see `silent` leave.
+    deadline = time.monotonic() + 4 * T
+    while True:
+        ln = alive.expect(lambda l: l.command in ("PING", "QUIT"),
+                          timeout=max(0.1, deadline - time.monotonic()))
+        if ln.command == "PING":
+            alive.send("PONG :" + ln.params[-1])
+            continue
+        assert ln.nick == sn
+        assert re.fullmatch(r"Ping timeout: \d+ seconds", ln.params[0]), \
+            ln.raw
+        break
+    ln = silent.expect("ERROR")
+    assert "Ping timeout" in ln.params[0]
+    silent.expect_closed()
+    alive.sync()
