@@ -38,6 +38,16 @@ static const char *const migrations[] = {
     " WHERE party_a IS NOT NULL;"
     "CREATE INDEX messages_party_b ON messages(party_b, time_ms)"
     " WHERE party_b IS NOT NULL;",
+
+    /* 3: small durable records of other modules (age refusals per device,
+     * per-session settings), keyed by (kind, key), with an optional
+     * expiry (0: none). */
+    "CREATE TABLE records ("
+    " kind TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (kind, key)) WITHOUT ROWID;",
 };
 
 int migrate_latest(void)

@@ -93,6 +93,20 @@ int store_notify_fd(const struct store *st);
 /* Runs waiting completions on the calling (loop) thread. */
 void store_dispatch(struct store *st);
 
+/* Small durable records that other modules keep across restarts (an age
+ * refusal per device, a session's settings): a value per (kind, key),
+ * with an expiry (0: never). Writes are queued like messages and applied
+ * in order; value NULL deletes the record. */
+void store_put_record(struct store *st, const char *kind, const char *key,
+                      const char *value, int64_t expires_ms);
+
+typedef void store_record_fn(const char *key, const char *value,
+                             int64_t expires_ms, void *ud);
+/* Start-up only (blocks on disk): calls fn for every record of kind that
+ * has not expired at now_ms. Returns how many. */
+size_t store_load_records(struct store *st, const char *kind, int64_t now_ms,
+                          store_record_fn *fn, void *ud);
+
 /* Counters for /healthz and tests. */
 struct store_stats {
     uint64_t written;       /* messages committed */

@@ -46,7 +46,7 @@
  * read connection, or an operator's sqlite3 shell) before SQLITE_BUSY. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-enum job_kind { JOB_APPEND, JOB_QUERY };
+enum job_kind { JOB_APPEND, JOB_QUERY, JOB_RECORD };
 
 /* One queued unit of work, strings copied into buf (one allocation). */
 struct job {
@@ -54,6 +54,10 @@ struct job {
     enum job_kind kind;
     struct store_msg msg;           /* JOB_APPEND */
     struct store_query query;       /* JOB_QUERY */
+    struct {                        /* JOB_RECORD */
+        const char *kind, *key, *value;
+        int64_t expires_ms;
+    } record;
     store_result_fn *fn;
     void *ud;
     char buf[];
@@ -295,6 +299,44 @@ static void write_batch(struct store *st, struct job **batch, size_t n)
         free(batch[i]);
 }
 
+/* Applies one record write in its own transaction, with the same retry
+ * policy as messages. Storage thread. */
+static void write_record(struct store *st, struct job *j)
+{
+    static const char put[] =
+        "INSERT INTO records (kind, key, value, expires_ms) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (kind, key) DO UPDATE SET value = ?3, expires_ms = ?4";
+    static const char del[] = "DELETE FROM records WHERE kind = ?1 AND key = ?2";
+    for (int attempt = 1;; attempt++) {
+        sqlite3_stmt *stmt = NULL;
+        int rc = sqlite3_prepare_v2(st->wdb, j->record.value ? put : del, -1, &stmt, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(stmt, 1, j->record.kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(stmt, 2, j->record.key, -1, SQLITE_STATIC);
+            if (j->record.value) {
+                sqlite3_bind_text(stmt, 3, j->record.value, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(stmt, 4, j->record.expires_ms);
+            }
+            rc = sqlite3_step(stmt);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        }
+        sqlite3_finalize(stmt);
+        if (rc == SQLITE_OK)
+            break;
+        pthread_mutex_lock(&st->mu);
+        st->failures++;
+        pthread_mutex_unlock(&st->mu);
+        if (attempt >= STORE_RETRY_MAX) {
+            log_error("store: %s: LOST record %s/%s: %s", st->path, j->record.kind,
+                      j->record.key, sqlite3_errstr(rc));
+            break;
+        }
+        sleep_ms((long)STORE_RETRY_BASE_MS << (attempt - 1));
+    }
+    free(j);
+}
+
 /* Runs a query in queue order, so it sees every append queued before it.
  * At shutdown the result could never be dispatched: skip it. */
 static void run_query(struct store *st, struct job *j, bool is_stopping)
@@ -327,7 +369,7 @@ static void *store_thread(void *arg)
         }
         /* Take a run of appends (one transaction), or the one query that
          * heads the queue: FIFO keeps reads after the writes before them. */
-        if (st->head->kind == JOB_QUERY) {
+        if (st->head->kind != JOB_APPEND) {
             query = st->head;
             st->head = query->next;
             st->njobs--;
@@ -343,7 +385,9 @@ static void *store_thread(void *arg)
             st->tail = NULL;
         bool is_stopping = st->is_stopping;
         pthread_mutex_unlock(&st->mu);
-        if (query)
+        if (query && query->kind == JOB_RECORD)
+            write_record(st, query);
+        else if (query)
             run_query(st, query, is_stopping);
         else
             write_batch(st, batch, n);
@@ -593,6 +637,46 @@ size_t store_recent(struct store *st, const char *key, size_t limit,
         n = rows.count;
     }
     hist_rows_cleanup(&rows);
+    return n;
+}
+
+void store_put_record(struct store *st, const char *kind, const char *key,
+                      const char *value, int64_t expires_ms)
+{
+    struct job *j = xmalloc(sizeof *j + opt_len(kind) + opt_len(key) + opt_len(value));
+    char *p = j->buf;
+    memset(j, 0, sizeof *j);
+    j->kind = JOB_RECORD;
+    j->record.kind = opt_put(&p, kind);
+    j->record.key = opt_put(&p, key);
+    j->record.value = opt_put(&p, value);
+    j->record.expires_ms = expires_ms;
+    if (!enqueue(st, j)) {
+        log_error("store: %s: queue full, record %s/%s NOT stored", st->path, kind, key);
+        free(j);
+    }
+}
+
+size_t store_load_records(struct store *st, const char *kind, int64_t now_ms,
+                          store_record_fn *fn, void *ud)
+{
+    sqlite3_stmt *stmt = NULL;
+    size_t n = 0;
+    if (sqlite3_prepare_v2(st->rdb,
+                           "SELECT key, value, expires_ms FROM records WHERE kind = ?1"
+                           " AND (expires_ms = 0 OR expires_ms > ?2)",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        log_error("store: %s: cannot read records: %s", st->path, sqlite3_errmsg(st->rdb));
+        return 0;
+    }
+    sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        fn((const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+           sqlite3_column_int64(stmt, 2), ud);
+        n++;
+    }
+    sqlite3_finalize(stmt);
     return n;
 }
 

@@ -571,3 +571,47 @@ Test(store, close_runs_no_callback)
     store_close(st);
     cr_assert_eq(calls, 0);
 }
+
+struct seen_records {
+    char keys[8][32];
+    char values[8][32];
+    size_t count;
+};
+
+static void collect_record(const char *key, const char *value, int64_t expires_ms, void *ud)
+{
+    (void)expires_ms;
+    struct seen_records *s = ud;
+    cr_assert_lt(s->count, 8);
+    snprintf(s->keys[s->count], sizeof s->keys[0], "%s", key);
+    snprintf(s->values[s->count], sizeof s->values[0], "%s", value);
+    s->count++;
+}
+
+Test(records, survive_reopen_expire_and_delete, .init = setup, .fini = teardown)
+{
+    struct store *st = open_ok();
+    store_put_record(st, "refusal", "dev1", "until", 5000);
+    store_put_record(st, "refusal", "dev2", "old", 1000);
+    store_put_record(st, "refusal", "dev3", "gone", 0);
+    store_put_record(st, "refusal", "dev3", NULL, 0);          /* delete */
+    store_put_record(st, "setting", "dev1", "other kind", 0);
+    store_put_record(st, "refusal", "dev4", "first", 0);
+    store_put_record(st, "refusal", "dev4", "second", 0);     /* upsert */
+    store_close(st);
+
+    st = open_ok();
+    struct seen_records seen = {0};
+    /* At t=2000, dev2 (expired at 1000) is gone; dev1 and dev4 remain. */
+    size_t n = store_load_records(st, "refusal", 2000, collect_record, &seen);
+    cr_assert_eq(n, 2);
+    bool has_dev1 = false, has_dev4 = false;
+    for (size_t i = 0; i < seen.count; i++) {
+        if (!strcmp(seen.keys[i], "dev1"))
+            has_dev1 = !strcmp(seen.values[i], "until");
+        if (!strcmp(seen.keys[i], "dev4"))
+            has_dev4 = !strcmp(seen.values[i], "second");
+    }
+    cr_assert(has_dev1 && has_dev4);
+    store_close(st);
+}
