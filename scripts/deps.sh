@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libhttp-parser-dev libssl-dev libjansson-dev libsodium-dev
-  libsqlite3-dev libinih-dev
+  libsqlite3-dev
   libcriterion-dev python3 python3-pytest
 )
 

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ini.h>
 
 void config_defaults(struct config *cfg)
 {
@@ -109,6 +108,8 @@ static bool set_room(struct config *cfg, const char *name, const char *key, cons
         r = &cfg->rooms[cfg->nrooms++];
         snprintf(r->name, sizeof r->name, "%s", name);
     }
+    if (!key)
+        return true;
     if (!strcmp(key, "topic")) {
         snprintf(r->topic, sizeof r->topic, "%s", value);
         return true;
@@ -124,13 +125,20 @@ static bool set_room(struct config *cfg, const char *name, const char *key, cons
     return false;
 }
 
-static int on_entry(void *ud, const char *section, const char *key, const char *value)
+static bool section_known(struct config *cfg, const char *section)
 {
-    struct parse *p = ud;
+    static const char *const names[] = {"server", "listen", "entry", "limits", "flood", "rooms"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(section, names[i]))
+            return true;
+    /* A room section declares the room even before (or without) keys. */
+    return !strncmp(section, "room ", 5) && set_room(cfg, section + 5, NULL, NULL);
+}
+
+static void on_entry(struct parse *p, const char *section, const char *key, const char *value)
+{
     struct config *cfg = p->cfg;
     bool ok = false;
-    if (!key)
-        return 1;
     if (!strcmp(section, "server")) {
         if (!strcmp(key, "name")) ok = STR(server_name);
         else if (!strcmp(key, "data_dir")) ok = STR(data_dir);
@@ -165,20 +173,77 @@ static int on_entry(void *ud, const char *section, const char *key, const char *
                 section, key, value);
         p->ok = false;
     }
-    return 1;
 }
 
+/* Longest line accepted: a room topic (ROOM_TOPIC_MAX) with its key and
+ * room for comments, well past it. */
+#define CONFIG_LINE_MAX 2048
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* The INI dialect: "[section]" lines, "key = value" lines, and comment
+ * lines starting with '#' or ';'. There are no inline comments, so a value
+ * may contain ';' or '#'. salon reads it itself because Debian's libinih
+ * cuts lines at 200 bytes (a topic may have 390) and strips " ;" from
+ * values, and both would silently change a setting. */
 bool config_load(struct config *cfg, const char *path)
 {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "salon: cannot read %s: %s\n", path, strerror(errno));
+        return false;
+    }
     struct parse p = {cfg, path, true};
-    int rc = ini_parse(path, on_entry, &p);
-    if (rc < 0) {
-        fprintf(stderr, "salon: cannot read %s\n", path);
-        return false;
+    char line[CONFIG_LINE_MAX + 2], section[CONFIG_LINE_MAX] = "";
+    int lineno = 0;
+    bool has_section = false;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            fprintf(stderr, "salon: %s:%d: line longer than %d bytes\n", path, lineno,
+                    CONFIG_LINE_MAX);
+            p.ok = false;
+            break;
+        }
+        char *s = trim(line);
+        if (lineno == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+            s += 3;     /* a UTF-8 byte order mark */
+        if (!*s || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            char *end = strchr(s, ']');
+            if (!end || end[1] != '\0') {
+                fprintf(stderr, "salon: %s:%d: bad section header\n", path, lineno);
+                p.ok = false;
+                continue;
+            }
+            *end = '\0';
+            snprintf(section, sizeof section, "%s", trim(s + 1));
+            has_section = true;
+            if (!section_known(cfg, section)) {
+                fprintf(stderr, "salon: %s:%d: unknown section [%s]\n", path, lineno, section);
+                p.ok = false;
+            }
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq || !has_section) {
+            fprintf(stderr, "salon: %s:%d: expected 'key = value' inside a [section]\n", path,
+                    lineno);
+            p.ok = false;
+            continue;
+        }
+        *eq = '\0';
+        on_entry(&p, section, trim(s), trim(eq + 1));
     }
-    if (rc > 0) {
-        fprintf(stderr, "salon: %s:%d: syntax error\n", path, rc);
-        return false;
-    }
+    fclose(f);
     return p.ok;
 }

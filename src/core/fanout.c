@@ -31,7 +31,7 @@ static unsigned tags_for(const struct user *u)
 void fanout_to(struct fanout *f, struct user *u)
 {
     struct outq *q = u->out;
-    if (q->is_sendq_exceeded)
+    if (q->is_sendq_exceeded || q->is_closing)
         return;
     unsigned tags = tags_for(u);
     struct msgbuf **slot = &f->enc[tags][q->framing];

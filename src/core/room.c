@@ -11,6 +11,7 @@
 #include "lib/casemap.h"
 #include "lib/clock.h"
 #include "lib/strmap.h"
+#include "lib/utf8.h"
 
 static struct strmap rooms_by_name;
 static struct room_config cfg = {.user_rooms = true, .max_rooms_per_user = 20,
@@ -87,7 +88,7 @@ struct room *room_add_catalogue(const char *name, const char *topic,
     r->category = cat;
     if (topic && topic[0]) {
         free(r->topic);
-        r->topic = xstrndup(topic, strnlen(topic, ROOM_TOPIC_MAX));
+        r->topic = xstrndup(topic, utf8_truncate(topic, strlen(topic), ROOM_TOPIC_MAX));
         snprintf(r->topic_by, sizeof r->topic_by, "salon");
         r->topic_time_ms = r->created_ms;
     }
@@ -267,7 +268,8 @@ enum room_deny room_can_send(const struct room *r, const struct user *u)
 {
     int modes = room_member_modes(r, u);
     if (modes < 0)
-        return (r->modes & ROOM_MODE_NO_EXTERNAL) ? ROOM_CANNOT_SEND : ROOM_OK;
+        return ((r->modes & ROOM_MODE_NO_EXTERNAL) || room_is_banned(r, u)) ? ROOM_CANNOT_SEND
+                                                                            : ROOM_OK;
     if (modes & (ROOM_MEMBER_OP | ROOM_MEMBER_VOICE))
         return ROOM_OK;
     if (r->modes & ROOM_MODE_MODERATED)
@@ -285,7 +287,8 @@ enum room_deny room_set_topic(struct user *u, struct room *r, const char *topic)
     if ((r->modes & ROOM_MODE_TOPIC_OPS) && !(modes & ROOM_MEMBER_OP))
         return ROOM_NOT_OP;
     free(r->topic);
-    r->topic = topic[0] ? xstrndup(topic, strnlen(topic, ROOM_TOPIC_MAX)) : NULL;
+    r->topic = topic[0] ? xstrndup(topic, utf8_truncate(topic, strlen(topic), ROOM_TOPIC_MAX))
+                        : NULL;
     r->topic_time_ms = clock_wall_ms();
     char mask[USER_MASK_MAX];
     user_mask(u, mask);

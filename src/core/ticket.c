@@ -97,7 +97,8 @@ enum sl_err ticket_mint(const struct ticket *t, char *out, size_t cap)
 {
     if (!has_key)
         return SL_EINVAL;
-    if (!field_ok(t->nick) || !field_ok(t->profile.region) || !field_ok(t->session))
+    if (!field_ok(t->nick) || !field_ok(t->profile.region) ||
+        strlen(t->session) != SESSION_ID_LEN || !field_ok(t->session))
         return SL_EINVAL;
     char payload[256];
     int n = snprintf(payload, sizeof payload, "%s|%d|%s|%s|%d|%" PRId64 "|%" PRId64 "|%s",

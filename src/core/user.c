@@ -1,5 +1,6 @@
 #include "core/user.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/strmap.h"
+#include "lib/utf8.h"
 
 static struct strmap users_by_nick;     /* registered users, folded nick */
 static uint32_t peer_generation;
@@ -129,6 +131,7 @@ enum sl_err user_set_nick(struct user *u, const char *nick)
 
 void user_register(struct user *u)
 {
+    assert(!user_find(u->nick) || user_find(u->nick) == u);
     u->is_registered = true;
     strmap_put(&users_by_nick, u->nick, u);
 }
@@ -136,7 +139,7 @@ void user_register(struct user *u)
 void user_set_away(struct user *u, const char *text)
 {
     free(u->away);
-    u->away = text ? xstrndup(text, strnlen(text, AWAY_MAX)) : NULL;
+    u->away = text ? xstrndup(text, utf8_truncate(text, strlen(text), AWAY_MAX)) : NULL;
     char mask[USER_MASK_MAX];
     user_mask(u, mask);
     struct event ev = {.time_ms = clock_wall_ms(), .source = mask, .command = "AWAY",

@@ -167,7 +167,11 @@ void loop_stop(struct loop *loop)
 
 static void run_timers(struct loop *loop)
 {
-    while (loop->heap_len > 0 && loop->heap[1]->when_ms <= loop->now_ms) {
+    /* At most the timers due at the start of this pass: one that re-arms
+     * itself with no delay runs again next turn, after I/O, instead of
+     * holding the loop forever. */
+    uint32_t budget = loop->heap_len;
+    while (budget-- > 0 && loop->heap_len > 0 && loop->heap[1]->when_ms <= loop->now_ms) {
         struct loop_timer *t = loop->heap[1];
         loop_timer_disarm(loop, t);
         t->fn(loop, t->ud);     /* may re-arm t or free its owner */
