@@ -18,6 +18,8 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->web_root, sizeof cfg->web_root, "./web");
     cfg->open_registration = false;
     cfg->ticket_ttl_s = 86400;
+    cfg->age_lock_s = 86400;
+    cfg->secure_cookies = false;
     cfg->max_connections = 10000;
     cfg->per_address = 16;
     cfg->sendq = 262144;
@@ -150,7 +152,9 @@ static void on_entry(struct parse *p, const char *section, const char *key, cons
         else if (!strcmp(key, "web_root")) ok = STR(web_root);
     } else if (!strcmp(section, "entry")) {
         if (!strcmp(key, "open_registration")) ok = parse_bool(value, &cfg->open_registration);
-        else if (!strcmp(key, "ticket_ttl")) ok = parse_long(value, 60, 31536000, &cfg->ticket_ttl_s);
+        else if (!strcmp(key, "ticket_ttl")) ok = parse_long(value, 1, 31536000, &cfg->ticket_ttl_s);
+        else if (!strcmp(key, "age_lock")) ok = parse_long(value, 0, 31536000, &cfg->age_lock_s);
+        else if (!strcmp(key, "secure_cookies")) ok = parse_bool(value, &cfg->secure_cookies);
     } else if (!strcmp(section, "limits")) {
         if (!strcmp(key, "max_connections")) ok = parse_long(value, 1, 1000000, &cfg->max_connections);
         else if (!strcmp(key, "per_address")) ok = parse_long(value, 0, 1000000, &cfg->per_address);

@@ -26,6 +26,8 @@ struct config {
     char web_root[1024];
     bool open_registration;
     long ticket_ttl_s;
+    long age_lock_s;
+    bool secure_cookies;
     long max_connections;
     long per_address;
     long sendq;

@@ -11,10 +11,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "config.h"
 #include "core/fanout.h"
 #include "core/history.h"
 #include "core/room.h"
+#include "core/session.h"
 #include "core/ticket.h"
 #include "irc/irc.h"
 #include "lib/clock.h"
@@ -236,7 +238,8 @@ int main(int argc, char **argv)
 
     policy_configure(&(struct policy_config){
         .flood_rate = (unsigned)cfg.flood_rate, .flood_burst = (unsigned)cfg.flood_burst,
-        .per_address = (unsigned)cfg.per_address});
+        .per_address = (unsigned)cfg.per_address, .age_lock_ms = cfg.age_lock_s * 1000});
+    policy_init_store(s.store, clock_wall_ms());
     room_configure(&(struct room_config){
         .user_rooms = cfg.user_rooms, .max_rooms_per_user = (unsigned)cfg.max_rooms_per_user,
         .history_memory = (unsigned)cfg.history_memory});
@@ -250,6 +253,7 @@ int main(int argc, char **argv)
         .started_wall_ms = clock_wall_ms()});
     irc_init();
     history_init(s.store, 0);
+    session_init(s.store, clock_wall_ms());
     for (size_t i = 0; i < cfg.nrooms; i++)
         room_add_catalogue(cfg.rooms[i].name, cfg.rooms[i].topic, cfg.rooms[i].category);
     history_started();
@@ -259,6 +263,8 @@ int main(int argc, char **argv)
         .in_max = 16384, .sendq = (size_t)cfg.sendq,
         .sendq_http = HTTP_SENDQ});
     http_configure(&(struct http_config){.web_root = cfg.web_root});
+    api_init(&(struct api_config){.ticket_ttl_ms = cfg.ticket_ttl_s * 1000,
+                                  .secure_cookies = cfg.secure_cookies});
 
     bool ok = listen_all(cfg.listen_irc, CONN_IRC_TCP, &line_conn_ops, line_open) &&
               listen_all(cfg.listen_http, CONN_HTTP, &http_conn_ops, NULL);

@@ -25,6 +25,8 @@ static unsigned tags_for(const struct user *u)
         t |= FANOUT_TAG_TIME;
     if (u->wants & USER_WANTS_TAGS)
         t |= FANOUT_TAG_MSG;
+    if (u->wants & USER_WANTS_EXTENDED_JOIN)
+        t |= FANOUT_EXTENDED_JOIN;
     return t;
 }
 

@@ -23,13 +23,15 @@ struct event {
     const char *command;
     const char *params[EVENT_PARAMS_MAX];
     size_t nparams;
+    const char *realname;       /* JOIN: the profile line, for extended-join */
 };
 
 /* Which tags a recipient gets, from its negotiated capabilities. */
 enum {
     FANOUT_TAG_TIME = 1,        /* server-time */
     FANOUT_TAG_MSG = 2,         /* message-tags: msgid, client-only tags */
-    FANOUT_TAG_VARIANTS = 4,
+    FANOUT_EXTENDED_JOIN = 4,   /* extended-join: JOIN carries the profile */
+    FANOUT_TAG_VARIANTS = 8,
 };
 
 /* Writes the line for ev with the tag set `tags` (FANOUT_TAG_*) into out,

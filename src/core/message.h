@@ -1,6 +1,8 @@
 #ifndef SALON_CORE_MESSAGE_H
 #define SALON_CORE_MESSAGE_H
 
+#include <stdbool.h>
+
 #include "lib/err.h"
 
 struct room;
@@ -14,11 +16,33 @@ struct user;
  *
  * Returns SL_OK; SL_EPERM when the room refuses the sender (+n, +m, +b);
  * SL_EDENIED when the policy gate refused (*reason set, static text). */
+/* What became of a private message, for the protocol layer to tell. */
+enum message_fate {
+    MESSAGE_SENT = 0,           /* delivered (or silently dropped: ignored) */
+    MESSAGE_HELD_NEW,           /* held; a new request was opened */
+    MESSAGE_HELD,               /* held in a request already waiting */
+};
+
 enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
                             const char *text, const char *client_tags,
                             const char **reason);
+/* Private message. Besides SL_OK/SL_EDENIED (with *code, e.g.
+ * "PM_REFUSED", and *reason), *fate says whether it was delivered or held
+ * as a request for consent. */
 enum sl_err message_to_user(struct user *u, struct user *to, const char *command,
                             const char *text, const char *client_tags,
+                            enum message_fate *fate, const char **code,
                             const char **reason);
+
+/* u accepts the waiting request of `from`: its held messages are delivered
+ * to u, and both may write to each other from now on. SL_ENOTFOUND when
+ * nothing waits from `from` (the acceptance still holds). */
+enum sl_err message_accept(struct user *u, struct user *from);
+/* u declines `from`: held messages are discarded and `from` may not ask
+ * again during u's session. SL_ENOTFOUND when nothing was waiting. */
+enum sl_err message_decline(struct user *u, struct user *from);
+
+/* True when `to` ignores everything from `from`. */
+bool message_is_ignored(const struct user *to, const struct user *from);
 
 #endif

@@ -244,7 +244,8 @@ enum room_deny room_join(struct user *u, const char *name, const char *key,
     char mask[USER_MASK_MAX];
     user_mask(u, mask);
     struct event ev = {.time_ms = clock_wall_ms(), .source = mask, .command = "JOIN",
-                       .params = {r->name}, .nparams = 1};
+                       .params = {r->name}, .nparams = 1,
+                       .realname = u->realname ? u->realname : ""};
     room_broadcast(r, &ev, NULL);
     *out_room = r;
     return ROOM_OK;

@@ -170,3 +170,8 @@ size_t user_count(void)
 {
     return users_by_nick.len;
 }
+
+struct user *user_next(size_t *pos)
+{
+    return strmap_next(&users_by_nick, pos);
+}

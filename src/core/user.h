@@ -9,6 +9,7 @@
 
 struct room;
 struct event;
+struct session;
 
 /* Nick rules: RFC 2812 section 2.3.1 letters, digits and specials, at most
  * NICK_MAX bytes (advertised as NICKLEN). */
@@ -36,6 +37,7 @@ enum {
     USER_WANTS_TAGS = 1 << 1,       /* message-tags */
     USER_WANTS_ECHO = 1 << 2,       /* echo-message */
     USER_WANTS_AWAY_NOTIFY = 1 << 3,
+    USER_WANTS_EXTENDED_JOIN = 1 << 4,
 };
 
 struct membership {
@@ -53,6 +55,7 @@ struct user {
     char *realname;
     char *away;                     /* NULL: present */
     struct profile profile;
+    struct session *sess;           /* set at registration (core/session.h) */
     struct membership *rooms;       /* nrooms entries, grown on demand */
     uint16_t nrooms, rooms_cap;
     uint8_t wants;                  /* USER_WANTS_* */
@@ -92,6 +95,9 @@ void user_quit(struct user *u, const char *reason);
  * (excluding u). Each peer is visited once. */
 typedef void user_peer_fn(struct user *peer, void *ud);
 void user_for_each_peer(struct user *u, user_peer_fn *fn, void *ud);
+
+/* Iterates registered users: *pos starts at 0; NULL at the end. */
+struct user *user_next(size_t *pos);
 
 /* Registered users, for counts (LUSERS, /healthz). */
 size_t user_count(void);

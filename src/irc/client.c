@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/fanout.h"
+#include "core/session.h"
 #include "core/ticket.h"
 #include "irc/numeric.h"
 #include "lib/alloc.h"
@@ -50,6 +51,11 @@ static const struct command commands[] = {
     {"MOTD", cmd_motd, AFTER_REG, 0, 2},
     {"LUSERS", cmd_lusers, AFTER_REG, 0, 1},
     {"JOIN", cmd_join, AFTER_REG, 1, 2},
+    {"PMPOLICY", cmd_pmpolicy, AFTER_REG, 0, 1},
+    {"PMACCEPT", cmd_pmaccept, AFTER_REG, 1, 1},
+    {"PMDECLINE", cmd_pmdecline, AFTER_REG, 1, 1},
+    {"IGNORE", cmd_ignore, AFTER_REG, 0, 1},
+    {"UNIGNORE", cmd_unignore, AFTER_REG, 1, 1},
     {"PART", cmd_part, AFTER_REG, 1, 1},
     {"TOPIC", cmd_topic, AFTER_REG, 1, 1},
     {"NAMES", cmd_names, AFTER_REG, 0, 1},
@@ -109,6 +115,28 @@ void irc_send(struct irc_client *c, const char *fmt, ...)
     if (n >= sizeof line)
         n = utf8_truncate(line, sizeof line - 1, sizeof line - 1);
     outq_push_line(c->out, line, n);
+}
+
+void irc_send_user(struct user *u, const char *fmt, ...)
+{
+    char line[IRC_LINE_MAX];
+    size_t n = 0;
+    if (u->wants & USER_WANTS_TIME) {
+        memcpy(line, "@time=", 6);
+        clock_iso8601(clock_wall_ms(), line + 6);
+        line[6 + CLOCK_ISO_LEN] = ' ';
+        n = 7 + CLOCK_ISO_LEN;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - n, fmt, ap);
+    va_end(ap);
+    if (m < 0 || !u->out)
+        return;
+    n += (size_t)m;
+    if (n >= sizeof line)
+        n = utf8_truncate(line, sizeof line - 1, sizeof line - 1);
+    outq_push_line(u->out, line, n);
 }
 
 void irc_reply(struct irc_client *c, const char *numeric, const char *fmt, ...)
@@ -182,6 +210,8 @@ void irc_client_free(struct irc_client *c, const char *reason)
     else
         snprintf(text, sizeof text, "%s", reason ? reason : "Connection closed");
     user_quit(c->user, text);
+    session_detach(c->user->sess);
+    c->user->sess = NULL;
     policy_connection_closed(c->addr);
     if (c->prev)
         c->prev->next = c->next;

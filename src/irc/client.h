@@ -22,6 +22,7 @@ enum {
     CAP_MULTI_PREFIX = 1 << 5,
     CAP_SERVER_TIME = 1 << 6,
     CAP_USERHOST_IN_NAMES = 1 << 7,
+    CAP_EXTENDED_JOIN = 1 << 8,
 };
 
 struct irc_client {
@@ -32,6 +33,7 @@ struct irc_client {
     int64_t last_seen_ms;               /* monotonic, last line received */
     int64_t ping_sent_ms;               /* monotonic; 0: no PING waiting */
     int64_t created_ms;                 /* monotonic */
+    int64_t ticket_expires_ms;          /* wall clock; 0 without a ticket */
     uint32_t caps;
     uint32_t refs;                      /* 1 + storage queries in flight */
     uint8_t addr[16];
@@ -45,6 +47,11 @@ extern struct irc_config irc_cfg;
 
 /* Records why c is leaving (first reason wins), shown to its rooms. */
 void irc_set_quit_reason(struct irc_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sends a line from the server to any registered user (another client's
+ * queue), with @time when that user negotiated server-time. */
+void irc_send_user(struct user *u, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Sends ":server <numeric> <nick> <fmt...>" to c. */
@@ -62,6 +69,7 @@ typedef enum sl_err irc_handler_fn(struct irc_client *c, struct irc_msg *m);
 
 irc_handler_fn cmd_cap, cmd_pass, cmd_nick, cmd_user, cmd_ping, cmd_pong, cmd_quit;
 irc_handler_fn cmd_motd, cmd_lusers;
+irc_handler_fn cmd_pmpolicy, cmd_pmaccept, cmd_pmdecline, cmd_ignore, cmd_unignore;
 irc_handler_fn cmd_join, cmd_part, cmd_topic, cmd_names, cmd_list, cmd_mode, cmd_kick,
     cmd_invite;
 irc_handler_fn cmd_privmsg, cmd_notice, cmd_tagmsg, cmd_away;

@@ -31,8 +31,21 @@ size_t irc_format_event(char *out, size_t cap, const struct event *ev, unsigned 
         if (strcmp(ev->command, text_commands[i]) == 0)
             is_text = ev->nparams >= 2 || strcmp(ev->command, "AWAY") == 0 ||
                       strcmp(ev->command, "QUIT") == 0;
+    const char *const *params = ev->params;
+    size_t nparams = ev->nparams;
+    const char *joined[3];
+    if ((tags & FANOUT_EXTENDED_JOIN) && ev->realname && strcmp(ev->command, "JOIN") == 0) {
+        /* IRCv3 extended-join: JOIN #room <account> :<real name>; salon has
+         * no accounts, so the account is "*". */
+        joined[0] = ev->params[0];
+        joined[1] = "*";
+        joined[2] = ev->realname;
+        params = joined;
+        nparams = 3;
+        is_text = true;
+    }
     size_t n = (is_text ? irc_format_text : irc_format)(out, cap, t, nt, ev->source, ev->command,
-                                                         ev->params, ev->nparams);
+                                                         params, nparams);
     if (n == 0 || !(tags & FANOUT_TAG_MSG) || !ev->client_tags || !ev->client_tags[0])
         return n;
     /* Client-only tags arrive already escaped: splice them into the tag

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "core/room.h"
+#include "core/session.h"
 #include "core/ticket.h"
 #include "core/user.h"
 #include "irc/client.h"
@@ -16,6 +17,7 @@
 static const char *const cap_names[] = {
     "away-notify", "batch", "draft/chathistory", "echo-message",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
+    "extended-join",
 };
 #define NCAPS (sizeof cap_names / sizeof cap_names[0])
 
@@ -30,6 +32,8 @@ static void sync_wants(struct irc_client *c)
         w |= USER_WANTS_ECHO;
     if (c->caps & CAP_AWAY_NOTIFY)
         w |= USER_WANTS_AWAY_NOTIFY;
+    if (c->caps & CAP_EXTENDED_JOIN)
+        w |= USER_WANTS_EXTENDED_JOIN;
     c->user->wants = w;
 }
 
@@ -121,6 +125,7 @@ enum sl_err cmd_pass(struct irc_client *c, struct irc_msg *m)
     snprintf(u->host, sizeof u->host, "%.8s.salon", t.session);
     u->profile = t.profile;
     c->has_ticket = true;
+    c->ticket_expires_ms = t.expires_ms;
     return SL_OK;
 }
 
@@ -167,8 +172,9 @@ enum sl_err cmd_user(struct irc_client *c, struct irc_msg *m)
     u->ident[n] = '\0';
     if (n == 0)
         snprintf(u->ident, sizeof u->ident, "u");
-    free(u->realname);
-    u->realname = strndup(m->params[3], REALNAME_MAX);
+    /* The real name others see is the server's record of the profile (set
+     * at registration), never the client's text. */
+    (void)m->params[3];
     c->has_user = true;
     return irc_try_register(c);
 }
@@ -244,6 +250,14 @@ enum sl_err irc_try_register(struct irc_client *c)
         irc_set_quit_reason(c, "%s", v.reason ? v.reason : "Entry refused");
         return SL_ECLOSED;
     }
+    u->sess = session_get(u->session, &u->profile, c->ticket_expires_ms, c->has_ticket);
+    session_attach(u->sess);
+    /* A returning session keeps the profile it entered with. */
+    u->profile = u->sess->profile;
+    char line[64];
+    session_profile_line(&u->profile, line, sizeof line);
+    free(u->realname);
+    u->realname = strdup(line);
     user_register(u);
     char mask[USER_MASK_MAX], created[CLOCK_ISO_LEN + 1];
     irc_reply(c, RPL_WELCOME, ":Welcome to salon, %s", user_mask(u, mask));

@@ -3,9 +3,12 @@
 
 #include "core/message.h"
 #include "core/room.h"
+#include "core/session.h"
+#include "core/ticket.h"
 #include "core/user.h"
 #include "irc/client.h"
 #include "irc/numeric.h"
+#include "lib/clock.h"
 
 /* Re-escapes the client-only tags (+key) of m into out for relaying;
  * returns out, or NULL when there are none. */
@@ -24,6 +27,24 @@ static const char *client_tags(const struct irc_msg *m, char *out, size_t cap)
         n += (size_t)w;
     }
     return n ? out : NULL;
+}
+
+/* A stranger's first private message opened a request: the recipient is
+ * asked (with what they need to decide: pseudonym, age band, gender, how
+ * old the session is) and the sender is told it waits. */
+static void announce_request(struct irc_client *c, struct user *to)
+{
+    struct user *u = c->user;
+    int64_t age_s = (clock_wall_ms() - u->profile.session_created_ms) / 1000;
+    if (u->profile.session_created_ms <= 0 || age_s < 0)
+        age_s = (clock_wall_ms() - u->signon_ms) / 1000;
+    irc_send_user(to, ":%s NOTE PRIVMSG PM_REQUEST %s %s %s %lld :%s would like to talk with you "
+                  "privately (PMACCEPT %s or PMDECLINE %s)",
+                  irc_cfg.server_name, u->nick, session_age_band(u->profile.age),
+                  ticket_gender_name(u->profile.gender), (long long)age_s, u->nick, u->nick,
+                  u->nick);
+    irc_send(c, ":%s NOTE PRIVMSG PM_REQUEST_SENT %s :Your request was sent; %s will see your "
+             "messages once they accept", irc_cfg.server_name, to->nick, to->nick);
 }
 
 /* PRIVMSG, NOTICE and TAGMSG share this: NOTICE never gets an error reply
@@ -70,9 +91,18 @@ static enum sl_err send_message(struct irc_client *c, struct irc_msg *m, const c
                     irc_reply(c, ERR_NOSUCHNICK, "%s :No such nick/channel", t);
                 continue;
             }
-            err = message_to_user(c->user, to, command, text, ctags, &reason);
-            if (err == SL_OK && to->away && !is_notice && !is_tagmsg)
+            enum message_fate fate;
+            const char *code = "MESSAGE_REJECTED";
+            err = message_to_user(c->user, to, command, text, ctags, &fate, &code, &reason);
+            if (err == SL_OK && fate == MESSAGE_HELD_NEW)
+                announce_request(c, to);
+            else if (err == SL_OK && fate == MESSAGE_SENT && to->away && !is_notice && !is_tagmsg)
                 irc_reply(c, RPL_AWAY, "%s :%s", to->nick, to->away);
+            if (err == SL_EDENIED) {
+                irc_send(c, ":%s FAIL %s %s %s :%s", irc_cfg.server_name, command, code,
+                         to->nick, reason);
+                continue;
+            }
         }
         if (err == SL_EDENIED)
             irc_send(c, ":%s FAIL %s MESSAGE_REJECTED %s :%s", irc_cfg.server_name, command, t,

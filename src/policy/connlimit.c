@@ -77,17 +77,15 @@ static void compact(void)
 struct verdict check_connection_limit(const struct action *a)
 {
     if (a->kind != ACTION_CONNECT)
-        return (struct verdict){VERDICT_NONE, NULL, 0};
+        return (struct verdict){.kind = VERDICT_NONE};
     struct addr_count *e = lookup(a->addr, true);
     if (e->count == UINT32_MAX)
         e->count = 0;       /* a released slot being reused */
     if (policy_cfg.per_address && e->count >= policy_cfg.per_address) {
-        if (e->count == 0)
-            e->count = UINT32_MAX;
-        return (struct verdict){VERDICT_DENY, "Too many connections from your address", 0};
+        return (struct verdict){.kind = VERDICT_DENY, .reason = "Too many connections from your address", .code = "TOO_MANY_CONNECTIONS"};
     }
     e->count++;
-    return (struct verdict){VERDICT_NONE, NULL, 0};
+    return (struct verdict){.kind = VERDICT_NONE};
 }
 
 void policy_connection_closed(const uint8_t addr[16])

@@ -2,7 +2,8 @@
 
 #include "policy/checks.h"
 
-struct policy_config policy_cfg = {.flood_rate = 2, .flood_burst = 10, .per_address = 16};
+struct policy_config policy_cfg = {.flood_rate = 2, .flood_burst = 10, .per_address = 16,
+                                   .age_lock_ms = 86400000};
 
 void policy_configure(const struct policy_config *cfg)
 {
@@ -20,7 +21,7 @@ void policy_configure(const struct policy_config *cfg)
 struct verdict check_flood(const struct action *a)
 {
     if (a->kind != ACTION_COMMAND || !a->clock)
-        return (struct verdict){VERDICT_NONE, NULL, 0};
+        return (struct verdict){.kind = VERDICT_NONE};
     int64_t step = 1000 / policy_cfg.flood_rate;
     if (step < 1)
         step = 1;
@@ -31,8 +32,8 @@ struct verdict check_flood(const struct action *a)
     int64_t next = c->ahead_until_ms + step * (a->cost ? a->cost : 1);
     if (next - a->now_ms > window && c->ahead_until_ms > a->now_ms) {
         /* Wait until this command fits in the window again. */
-        return (struct verdict){VERDICT_THROTTLE, NULL, next - window - a->now_ms};
+        return (struct verdict){.kind = VERDICT_THROTTLE, .retry_ms = next - window - a->now_ms};
     }
     c->ahead_until_ms = next;
-    return (struct verdict){VERDICT_NONE, NULL, 0};
+    return (struct verdict){.kind = VERDICT_NONE};
 }

@@ -9,6 +9,7 @@
  * new action kind fails closed until it is declared here. */
 static const enum verdict_kind defaults[ACTION_KINDS] = {
     [ACTION_CONNECT] = VERDICT_ALLOW,
+    [ACTION_ENTER] = VERDICT_ALLOW,
     [ACTION_COMMAND] = VERDICT_ALLOW,
     [ACTION_REGISTER] = VERDICT_ALLOW,
     [ACTION_NICK] = VERDICT_ALLOW,
@@ -22,8 +23,10 @@ typedef struct verdict check_fn(const struct action *a);
 
 /* The chain, in order. Cheap structural checks first. */
 static check_fn *const chain[] = {
+    check_age,
     check_connection_limit,
     check_flood,
+    check_pm_consent,
 };
 
 struct verdict policy_check(const struct action *a)

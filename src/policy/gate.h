@@ -13,6 +13,7 @@
 
 enum action_kind {
     ACTION_CONNECT,         /* a new connection from addr */
+    ACTION_ENTER,           /* creating a session: age, device */
     ACTION_COMMAND,         /* any command (flood control) */
     ACTION_REGISTER,        /* entering: nick + profile known */
     ACTION_NICK,            /* changing nick */
@@ -37,6 +38,19 @@ struct flood_clock {
     int64_t ahead_until_ms;
 };
 
+/* Facts about a private message's recipient, gathered by core
+ * (ACTION_SAY_PRIVATE). The setting values mirror core's enum pm_policy. */
+enum { POLICY_PM_REQUESTS = 0, POLICY_PM_EVERYONE, POLICY_PM_NOBODY };
+#define POLICY_PM_HELD_MAX 10
+
+struct pm_facts {
+    uint8_t setting;                /* the recipient's POLICY_PM_* */
+    bool is_accepted;               /* the recipient accepted the sender */
+    bool is_declined;               /* the recipient declined the sender */
+    bool is_waiting;                /* a request from the sender waits */
+    unsigned held;                  /* messages held in that request */
+};
+
 struct action {
     enum action_kind kind;
     const uint8_t *addr;            /* 16 bytes, IPv4-mapped; CONNECT */
@@ -46,11 +60,16 @@ struct action {
     const char *nick;
     const char *target;
     const char *text;
+    const struct pm_facts *pm;      /* SAY_PRIVATE */
+    int age;                        /* ENTER: the age given */
+    const char *device;             /* ENTER: the device id, or NULL */
+    int64_t wall_ms;                /* ENTER: wall clock */
 };
 
 struct verdict {
     enum verdict_kind kind;
     const char *reason;             /* static text for DENY/HOLD */
+    const char *code;               /* machine-readable, e.g. "PM_REFUSED" */
     int64_t retry_ms;               /* THROTTLE */
 };
 
@@ -58,11 +77,17 @@ struct policy_config {
     unsigned flood_rate;            /* commands per second, sustained */
     unsigned flood_burst;           /* commands allowed ahead of the clock */
     unsigned per_address;           /* connections per address; 0: no limit */
+    int64_t age_lock_ms;            /* a device refused for age waits this long */
 };
 void policy_configure(const struct policy_config *cfg);
 
 /* The one entry point. */
 struct verdict policy_check(const struct action *a);
+
+/* Loads the age locks still in force from storage (start-up; st may be
+ * NULL in unit tests) and keeps new ones there. */
+struct store;
+void policy_init_store(struct store *st, int64_t now_wall_ms);
 
 /* A connection that passed ACTION_CONNECT has ended. */
 void policy_connection_closed(const uint8_t addr[16]);

@@ -92,8 +92,10 @@ static const char *status_text(int status)
     case 100: return "Continue";
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 201: return "Created";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";

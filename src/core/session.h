@@ -1,0 +1,102 @@
+#ifndef SALON_CORE_SESSION_H
+#define SALON_CORE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/user.h"
+#include "lib/err.h"
+
+struct store;
+
+/* A session is the anonymous person behind one or more connections: the
+ * profile from their ticket, and what they decided about others (private
+ * message setting, who they accepted, declined or ignore). It outlives
+ * connections, so reconnecting with the same ticket keeps it; its choices
+ * are kept in storage until the ticket expires, so a restart keeps them. */
+
+enum pm_policy { PM_REQUESTS = 0, PM_EVERYONE, PM_NOBODY };
+
+/* Messages held while a private-message request waits (docs/protocol.md). */
+#define SESSION_HELD_MAX 10
+/* Entries in each of a session's lists (accepted, declined, ignored). */
+#define SESSION_LIST_MAX 500
+
+struct held_msg {
+    char *command;
+    char *text;
+    char *client_tags;      /* may be NULL */
+    int64_t time_ms;
+};
+
+/* A request from `from` waiting for this session's answer. */
+struct pm_request {
+    struct pm_request *next;
+    char from[SESSION_ID_LEN + 1];
+    struct held_msg held[SESSION_HELD_MAX];
+    unsigned nheld;
+};
+
+struct id_list {
+    char (*ids)[SESSION_ID_LEN + 1];
+    size_t len;
+};
+
+struct session {
+    char id[SESSION_ID_LEN + 1];
+    struct profile profile;
+    int64_t expires_ms;             /* wall clock; 0: ends with its user */
+    enum pm_policy pm_policy;
+    struct id_list accepted;        /* may write to me privately */
+    struct id_list declined;        /* I declined; may not ask again */
+    struct id_list ignored;         /* nothing from them reaches me */
+    struct pm_request *requests;    /* waiting for my answer */
+    unsigned users;                 /* connected users on this session */
+    bool is_persistent;             /* ticket-backed: kept in storage */
+};
+
+/* Connects the registry to storage and loads the sessions still valid at
+ * now (start-up only). st may be NULL (unit tests). */
+void session_init(struct store *st, int64_t now_wall_ms);
+
+/* The session with id, creating it from profile when unknown. persistent:
+ * ticket-backed (kept in storage until expires_ms). A user holds it with
+ * session_attach/session_detach. */
+struct session *session_get(const char *id, const struct profile *profile,
+                            int64_t expires_ms, bool persistent);
+struct session *session_find(const char *id);
+void session_attach(struct session *s);
+/* Drops a user's hold; an ephemeral session with no user is freed. */
+void session_detach(struct session *s);
+
+bool session_list_has(const struct id_list *l, const char *id);
+/* Adds/removes id; returns true when the list changed. Saves the session. */
+bool session_accept(struct session *s, const char *id);
+bool session_decline(struct session *s, const char *id);
+bool session_ignore(struct session *s, const char *id, bool on);
+void session_set_pm_policy(struct session *s, enum pm_policy p);
+const char *session_pm_policy_name(enum pm_policy p);
+int session_pm_policy_parse(const char *name);      /* -1 when unknown */
+
+/* The waiting request from `from`, or NULL; _add creates it. */
+struct pm_request *session_request_find(struct session *s, const char *from);
+struct pm_request *session_request_add(struct session *s, const char *from);
+/* Removes and frees a request (its held messages with it). */
+void session_request_drop(struct session *s, struct pm_request *rq);
+/* Holds a copy of a message; SL_ELIMIT when SESSION_HELD_MAX are held. */
+enum sl_err session_request_hold(struct pm_request *rq, const char *command,
+                                 const char *text, const char *client_tags,
+                                 int64_t time_ms);
+
+/* "18-24", "25-34", "35-49", "50+" or "?" for an unknown age. */
+const char *session_age_band(int age);
+/* The public profile line shown as the IRC real name, e.g.
+ * "25-34 woman 75" (region only when shown). */
+void session_profile_line(const struct profile *p, char *out, size_t cap);
+
+/* Forgets expired sessions nobody uses (call now and then). */
+void session_sweep(int64_t now_wall_ms);
+size_t session_count(void);
+
+#endif
