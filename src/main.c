@@ -38,6 +38,7 @@ struct server {
     struct loop_watch signals;
     struct loop_watch store_watch;
     struct loop_timer tick;
+    unsigned ticks;
 };
 
 static void usage(FILE *out)
@@ -180,6 +181,9 @@ static void on_tick(struct loop *loop, void *ud)
     struct server *s = ud;
     irc_sweep(loop_now_ms(loop));
     net_sweep(loop_now_ms(loop));
+    /* Expired sessions nobody uses are forgotten every ten minutes. */
+    if (++s->ticks % 600 == 0)
+        session_sweep(clock_wall_ms());
     loop_timer_arm(loop, &s->tick, 1000, on_tick, s);
 }
 

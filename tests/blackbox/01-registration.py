@@ -1,11 +1,13 @@
 """01 registration: CAP, welcome burst, ISUPPORT, MOTD, nick rules, tickets,
-timeouts, PING/PONG."""
+timeouts, PING/PONG. Each runs over TCP and WebSocket (the `transport`
+fixture), and the two-party tests mix the transports."""
 import re
 import time
 
 import pytest
 
-from salonlib import T, SERVER_NAME, salon_only, server_fixture, uniq
+from salonlib import (T, SERVER_NAME, TRANSPORT_PAIRS, other_transport,
+                      salon_only, server_fixture, uniq)
 
 WANTED_CAPS = {"message-tags", "server-time", "echo-message", "multi-prefix",
                "away-notify", "batch", "userhost-in-names",
@@ -26,9 +28,9 @@ def cap_ls(c):
             return caps, lines
 
 
-def test_cap_ls_302_offers_the_documented_caps(srv):
+def test_cap_ls_302_offers_the_documented_caps(srv, transport):
     salon_only("ngircd offers few caps")
-    c = srv.tcp()
+    c = srv.client(transport)
     caps, lines = cap_ls(c)
     for ln in lines:
         assert ln.source == SERVER_NAME
@@ -38,9 +40,9 @@ def test_cap_ls_302_offers_the_documented_caps(srv):
     assert not missing, "caps not offered: %r (got %r)" % (missing, caps)
 
 
-def test_cap_req_ack_nak_and_list(srv):
+def test_cap_req_ack_nak_and_list(srv, transport):
     salon_only("ngircd offers few caps")
-    c = srv.tcp()
+    c = srv.client(transport)
     cap_ls(c)
     c.send("CAP REQ :message-tags server-time")
     ln = c.expect("CAP")
@@ -64,9 +66,9 @@ def test_cap_req_ack_nak_and_list(srv):
     c.expect("376")
 
 
-def test_welcome_burst_order_and_contents(srv):
+def test_welcome_burst_order_and_contents(srv, transport):
     nick = uniq("Welc")
-    c = srv.tcp()
+    c = srv.client(transport)
     welcome = c.register(nick)
     cmds = [l.command for l in welcome]
     assert cmds[:4] == ["001", "002", "003", "004"], cmds
@@ -100,9 +102,9 @@ def isupport(welcome):
     return toks
 
 
-def test_isupport_tokens(srv):
+def test_isupport_tokens(srv, transport):
     salon_only("salon's ISUPPORT")
-    c = srv.tcp()
+    c = srv.client(transport)
     toks = isupport(c.register(uniq("Isup")))
     assert toks.get("CASEMAPPING") == "ascii"
     assert toks.get("CHANTYPES") == "#"
@@ -123,8 +125,8 @@ def test_registration_over_websocket(srv):
     assert welcome[0].params[0] == nick
 
 
-def test_motd(srv):
-    c = srv.tcp()
+def test_motd(srv, transport):
+    c = srv.client(transport)
     welcome = c.register(uniq("Motd"))
     start = [l for l in welcome if l.command == "375"]
     body = [l for l in welcome if l.command == "372"]
@@ -137,8 +139,8 @@ def test_motd(srv):
     c.expect("376")
 
 
-def test_commands_before_registration_get_451(srv):
-    c = srv.tcp()
+def test_commands_before_registration_get_451(srv, transport):
+    c = srv.client(transport)
     c.send("JOIN #accueil")
     ln = c.expect("451")
     assert ln.source == SERVER_NAME
@@ -152,8 +154,8 @@ def test_commands_before_registration_get_451(srv):
     c.register(uniq("Late"), cap_ls=False)
 
 
-def test_unknown_command_421(srv):
-    c = srv.tcp()
+def test_unknown_command_421(srv, transport):
+    c = srv.client(transport)
     nick = uniq("Unk")
     c.register(nick)
     c.send("FROBNICATE a b")
@@ -162,8 +164,8 @@ def test_unknown_command_421(srv):
     c.sync()
 
 
-def test_missing_params_461(srv):
-    c = srv.tcp()
+def test_missing_params_461(srv, transport):
+    c = srv.client(transport)
     c.send("USER onlyone")
     ln = c.expect("461")
     assert ln.params[:2] == ["*", "USER"]
@@ -175,8 +177,8 @@ def test_missing_params_461(srv):
         assert ln.params[:2] == [nick, cmd.split()[0]], ln.raw
 
 
-def test_nick_missing_431(srv):
-    c = srv.tcp()
+def test_nick_missing_431(srv, transport):
+    c = srv.client(transport)
     c.send("NICK")
     ln = c.expect("431")
     assert ln.params[0] == "*"
@@ -189,8 +191,8 @@ def test_nick_missing_431(srv):
 @pytest.mark.parametrize("bad", [
     "1digit", "-dash", "sp ace", "exclam!", "at@sign", "com,ma",
     "star*", "dollar$", "x" * 31, "h\u00e9llo", "#chan"])
-def test_erroneous_nick_432(srv, bad):
-    c = srv.tcp()
+def test_erroneous_nick_432(srv, transport, bad):
+    c = srv.client(transport)
     c.send("NICK " + (bad if " " not in bad else ":" + bad))
     ln = c.expect("432")
     assert ln.params[0] == "*"
@@ -198,22 +200,25 @@ def test_erroneous_nick_432(srv, bad):
         assert ln.params[1] == bad, ln.raw
 
 
-def test_valid_nick_characters_and_length(srv):
+def test_valid_nick_characters_and_length(srv, transport):
     nick30 = ("N" + uniq("x") + "z" * 30)[:30]
-    c = srv.tcp()
+    c = srv.client(transport)
     c.register(nick30, cap_ls=False)
     assert c.nick == nick30
     special = "a[]\\`_^{|}-" + uniq("")[-4:]
-    d = srv.tcp()
+    d = srv.client(transport)
     d.register(special, cap_ls=False)
     assert d.nick == special
 
 
-def test_nick_in_use_433_is_case_insensitive(srv):
+@pytest.mark.parametrize("holder,newcomer", TRANSPORT_PAIRS)
+def test_nick_in_use_433_is_case_insensitive(srv, holder, newcomer):
+    # The nick space is shared: a nick held over one transport is taken
+    # over the other.
     base = uniq("Alice")
-    a = srv.tcp()
+    a = srv.client(holder)
     a.register(base)
-    b = srv.tcp()
+    b = srv.client(newcomer)
     b.send("NICK " + base.upper())
     ln = b.expect("433")
     assert ln.params[:2] == ["*", base.upper()]
@@ -236,9 +241,11 @@ def test_casemapping_ascii_brackets_are_distinct(srv):
     assert b.nick == "br{ack}" + tag
 
 
-def test_nick_change_seen_by_self_and_room_peers(srv):
+def test_nick_change_seen_by_self_and_room_peers(srv, transport):
     room = "#" + uniq("nickroom")
-    a, b, outsider = srv.tcp(), srv.ws(), srv.tcp()
+    peer = other_transport(transport)
+    a, b = srv.client(transport), srv.client(peer)
+    outsider = srv.client(transport)
     old, new = uniq("Old"), uniq("New")
     a.register(old)
     b.register(uniq("Peer"))
@@ -251,15 +258,16 @@ def test_nick_change_seen_by_self_and_room_peers(srv):
     ln = b.expect("NICK")
     assert ln.nick == old and ln.params == [new]
     outsider.assert_none("NICK")
-    # The old nick is free again, the new one is taken.
-    c = srv.tcp()
+    # The old nick is free again, the new one is taken (seen from the
+    # other transport).
+    c = srv.client(peer)
     c.send("NICK " + new)
     c.expect("433")
     c.register(old, cap_ls=False)
 
 
-def test_ping_pong(srv):
-    c = srv.tcp()
+def test_ping_pong(srv, transport):
+    c = srv.client(transport)
     c.register(uniq("Pinger"))
     c.send("PING :hello there")
     ln = c.expect("PONG")
@@ -270,9 +278,9 @@ def test_ping_pong(srv):
     assert c.expect("PONG").params == [SERVER_NAME, "lower"]
 
 
-def test_quit_closes_and_peers_see_it(srv):
+def test_quit_closes_and_peers_see_it(srv, transport):
     room = "#" + uniq("quit")
-    a, b = srv.tcp(), srv.tcp()
+    a, b = srv.client(transport), srv.client(other_transport(transport))
     an = uniq("Quitter")
     a.register(an)
     b.register(uniq("Stayer"))
@@ -320,9 +328,9 @@ def test_ticket_valid_registers_over_websocket(closed_server):
     assert c.nick == nick
 
 
-def test_ticket_missing_464(closed_server):
+def test_ticket_missing_464(closed_server, transport):
     salon_only("tickets")
-    c = closed_server.tcp()
+    c = closed_server.client(transport)
     nick = uniq("Nopass")
     c.send("NICK " + nick)
     c.send("USER u 0 * :r")
@@ -337,7 +345,7 @@ def forge(tk):
 
 
 @pytest.mark.parametrize("kind", ["forged", "garbled", "truncated"])
-def test_ticket_invalid_464(closed_server, kind):
+def test_ticket_invalid_464(closed_server, transport, kind):
     salon_only("tickets")
     nick = uniq("Bad")
     tk = closed_server.ticket(nick, age=30)
@@ -347,14 +355,17 @@ def test_ticket_invalid_464(closed_server, kind):
         tk = "not-a-ticket-%%%"
     elif kind == "truncated":
         tk = tk[:len(tk) // 3]
-    c = closed_server.tcp()
+    c = closed_server.client(transport)
     c.send("PASS " + tk)
     c.send("NICK " + nick)
     c.send("USER u 0 * :r")
     expect_464_and_close(c, nick)
 
 
-def test_ticket_expired_464(closed_server):
+@pytest.fixture(scope="module")
+def expired_ticket(closed_server):
+    """(nick, ticket) whose lifetime is over, minted once for both
+    transports: the wait is the slow part."""
     salon_only("tickets")
     nick = uniq("Old")
     t0 = time.time()
@@ -363,7 +374,13 @@ def test_ticket_expired_464(closed_server):
     # seconds, plus one for rounding).
     while time.time() < t0 + 2.5:
         time.sleep(0.1)
-    c = closed_server.tcp()
+    return nick, tk
+
+
+def test_ticket_expired_464(closed_server, transport, expired_ticket):
+    salon_only("tickets")
+    nick, tk = expired_ticket
+    c = closed_server.client(transport)
     c.send("PASS " + tk)
     c.send("NICK " + nick)
     c.send("USER u 0 * :r")
@@ -375,45 +392,57 @@ def test_ticket_expired_464(closed_server):
 def test_registration_timeout(server_factory):
     salon_only("ngircd has no registration timeout setting")
     s = server_factory({"limits": {"registration_timeout": "1"}})
-    c = s.tcp()
+    # One client per transport, timing out side by side (one wait for both).
+    cs = [s.tcp(name="slow-tcp"), s.ws(name="slow-ws")]
     t0 = time.monotonic()
-    c.send("NICK " + uniq("Slow"))
-    ln = c.expect("ERROR", timeout=T + 3)
-    assert CLOSING_RE.match(ln.params[0]), ln.raw
-    assert "Registration timed out" in ln.params[0], ln.raw
-    c.expect_closed()
-    assert time.monotonic() - t0 >= 0.5
+    for c in cs:
+        c.send("NICK " + uniq("Slow"))
+    for c in cs:
+        ln = c.expect("ERROR", timeout=T + 3)
+        assert CLOSING_RE.match(ln.params[0]), (c.name, ln.raw)
+        assert "Registration timed out" in ln.params[0], (c.name, ln.raw)
+        c.expect_closed()
+        assert time.monotonic() - t0 >= 0.5, c.name
     # A registered client is not affected.
-    d = s.tcp()
-    d.register(uniq("Quick"))
-    d.sync()
+    for kind in ("tcp", "ws"):
+        d = s.client(kind)
+        d.register(uniq("Quick"))
+        d.sync()
 
 
 def test_ping_timeout(server_factory):
     s = server_factory({"limits": {"ping_interval": "1",
                                    "ping_timeout": "1"}})
     room = "#" + uniq("pt")
-    alive, silent = s.tcp(), s.tcp()
-    sn = uniq("Silent")
+    # A silent client per transport; `alive` (on WebSocket) answers.
+    alive = s.ws(name="alive")
+    silent = {"tcp": s.tcp(name="silent-tcp"), "ws": s.ws(name="silent-ws")}
     alive.register(uniq("Alive"))
-    silent.register(sn)
+    nicks = {}
+    for kind, c in silent.items():
+        c.register(uniq("Silent"))
+        nicks[c.nick] = kind
     alive.join(room)
-    silent.join(room)
-    ln = silent.expect("PING", timeout=T + 3)
-    assert ln.params == [SERVER_NAME], ln.raw
-    # `alive` answers every PING and must see `silent` leave.
+    for c in silent.values():
+        c.join(room)
+    for c in silent.values():
+        ln = c.expect("PING", timeout=T + 3)
+        assert ln.params == [SERVER_NAME], (c.name, ln.raw)
+    # `alive` answers every PING and must see both silent ones leave.
     deadline = time.monotonic() + 4 * T
-    while True:
+    gone = set()
+    while gone != set(nicks):
         ln = alive.expect(lambda l: l.command in ("PING", "QUIT"),
                           timeout=max(0.1, deadline - time.monotonic()))
         if ln.command == "PING":
             alive.send("PONG :" + ln.params[-1])
             continue
-        assert ln.nick == sn
+        assert ln.nick in nicks and ln.nick not in gone, ln.raw
         assert re.fullmatch(r"Ping timeout: \d+ seconds", ln.params[0]), \
             ln.raw
-        break
-    ln = silent.expect("ERROR")
-    assert "Ping timeout" in ln.params[0]
-    silent.expect_closed()
+        gone.add(ln.nick)
+    for c in silent.values():
+        ln = c.expect("ERROR")
+        assert "Ping timeout" in ln.params[0], (c.name, ln.raw)
+        c.expect_closed()
     alive.sync()

@@ -1,7 +1,9 @@
-"""02 rooms: catalogue, JOIN/PART/NAMES/LIST/TOPIC/WHO/WHOIS, user rooms."""
+"""02 rooms: catalogue, JOIN/PART/NAMES/LIST/TOPIC/WHO/WHOIS, user rooms.
+JOIN and PART run over TCP and WebSocket (the `transport` fixture), with the
+room's other members on the other transport."""
 import re
 
-from salonlib import SERVER_NAME, salon_only, uniq
+from salonlib import SERVER_NAME, other_transport, salon_only, uniq
 
 LOBBY_TOPIC = "Bienvenue au salon \u2014 pr\u00e9sentez-vous !"
 SERVER_CONFIG = {
@@ -50,8 +52,9 @@ def test_list_start_numeric(srv):
     c.expect("323")
 
 
-def test_join_catalogue_room_topic_names_order(srv):
-    a, b = srv.tcp(), srv.ws()
+def test_join_catalogue_room_topic_names_order(srv, transport):
+    # b (the joiner) on `transport`, a (already there) on the other one.
+    a, b = srv.client(other_transport(transport)), srv.client(transport)
     a.register(uniq("Ann"))
     b.register(uniq("Ben"))
     a.join("#lobby")
@@ -78,9 +81,9 @@ def test_join_catalogue_room_topic_names_order(srv):
     assert re.fullmatch(r"[^!@ ]+![^!@ ]+@[^!@ ]+", ln.source), ln.source
 
 
-def test_user_room_created_with_op_and_removed_when_empty(srv):
+def test_user_room_created_with_op_and_removed_when_empty(srv, transport):
     r = room()
-    a, b = srv.tcp(), srv.tcp()
+    a, b = srv.client(transport), srv.client(other_transport(transport))
     a.register(uniq("Creator"))
     b.register(uniq("Second"))
     _, names = a.join(r)
@@ -101,9 +104,9 @@ def test_user_room_created_with_op_and_removed_when_empty(srv):
     b.assert_none("332")
 
 
-def test_room_emptied_by_quit_disappears(srv):
+def test_room_emptied_by_quit_disappears(srv, transport):
     r = room()
-    a, b = srv.tcp(), srv.tcp()
+    a, b = srv.client(transport), srv.client(other_transport(transport))
     a.register(uniq("Q"))
     b.register(uniq("W"))
     a.join(r)
@@ -113,8 +116,8 @@ def test_room_emptied_by_quit_disappears(srv):
     assert r not in list_rooms(b)
 
 
-def test_catalogue_room_survives_empty_and_has_no_op(srv):
-    a = srv.tcp()
+def test_catalogue_room_survives_empty_and_has_no_op(srv, transport):
+    a = srv.client(transport)
     a.register(uniq("Paris"))
     _, names = a.join("#paris")
     assert "@" + a.nick not in names and a.nick in names
@@ -127,9 +130,9 @@ def test_catalogue_room_survives_empty_and_has_no_op(srv):
     assert a.nick in names
 
 
-def test_room_names_are_case_insensitive(srv):
+def test_room_names_are_case_insensitive(srv, transport):
     base = uniq("#Mixed")
-    a, b = srv.tcp(), srv.tcp()
+    a, b = srv.client(other_transport(transport)), srv.client(transport)
     a.register(uniq("Up"))
     b.register(uniq("Low"))
     a.join(base)
@@ -140,9 +143,12 @@ def test_room_names_are_case_insensitive(srv):
     assert ln.params[0].lower() == base.lower()
 
 
-def test_part_errors_and_broadcast(srv):
+def test_part_errors_and_broadcast(srv, transport):
+    # b (who parts) and c (who gets the errors) on `transport`, a (who
+    # sees the PART) on the other one.
     r = room()
-    a, b, c = srv.tcp(), srv.ws(), srv.tcp()
+    a = srv.client(other_transport(transport))
+    b, c = srv.client(transport), srv.client(transport)
     a.register(uniq("Pa"))
     b.register(uniq("Pb"))
     c.register(uniq("Pc"))
@@ -160,8 +166,8 @@ def test_part_errors_and_broadcast(srv):
     assert ln.params[0] == c.nick and ln.params[1].startswith("#nosuchroom")
 
 
-def test_join_bad_names_403(srv):
-    c = srv.tcp()
+def test_join_bad_names_403(srv, transport):
+    c = srv.client(transport)
     c.register(uniq("Badj"))
     for bad in ("nohash", "#" + "a" * 50, "#bel\x07l"):
         c.send("JOIN " + bad)
@@ -172,9 +178,9 @@ def test_join_bad_names_403(srv):
     c.join(ok)
 
 
-def test_join_several_rooms_with_keys(srv):
+def test_join_several_rooms_with_keys(srv, transport):
     k1, k2, k3 = room(), room(), room()
-    a, b = srv.tcp(), srv.tcp()
+    a, b = srv.client(other_transport(transport)), srv.client(transport)
     a.register(uniq("Keeper"))
     b.register(uniq("Joiner"))
     a.join(k1)
@@ -318,16 +324,19 @@ def test_user_rooms_disabled_403(server_factory):
 
 def test_too_many_rooms_405(server_factory):
     s = server_factory({"limits": {"max_rooms_per_user": "2"}})
-    c = s.tcp()
-    c.register(uniq("Greedy"))
-    r1, r2, r3 = room(), room(), room()
-    c.join(r1)
-    c.join(r2)
-    c.send("JOIN " + r3)
-    ln = c.expect("405")
-    assert ln.params[:2] == [c.nick, r3]
-    c.assert_none("JOIN", params=[r3])
-    # Leaving one makes room for another.
-    c.send("PART " + r1)
-    c.expect("PART")
-    c.join(r3)
+    # The limit is per user, whatever the transport: one of each, on one
+    # server.
+    for kind in ("tcp", "ws"):
+        c = s.client(kind)
+        c.register(uniq("Greedy"))
+        r1, r2, r3 = room(), room(), room()
+        c.join(r1)
+        c.join(r2)
+        c.send("JOIN " + r3)
+        ln = c.expect("405")
+        assert ln.params[:2] == [c.nick, r3], (kind, ln.raw)
+        c.assert_none("JOIN", params=[r3])
+        # Leaving one makes room for another.
+        c.send("PART " + r1)
+        c.expect("PART")
+        c.join(r3)

@@ -1,9 +1,10 @@
 """03 messages: room and private messages across TCP and WebSocket, IRCv3
 tags (echo-message, server-time, msgid, client-only tags, TAGMSG), AWAY,
-NOTICE, and the PRIVMSG error numerics."""
+NOTICE, and the PRIVMSG error numerics (over each transport)."""
 import re
 
-from salonlib import SERVER_TIME_RE, TARGET, salon_only, sync_all, uniq
+from salonlib import (SERVER_TIME_RE, TARGET, other_transport, salon_only,
+                      sync_all, uniq)
 
 ALL_TAGS = ["message-tags", "server-time", "echo-message"]
 
@@ -70,6 +71,22 @@ def test_private_messages_tcp_to_ws_and_back(srv):
     # Nick lookup is case-insensitive.
     t.send("PRIVMSG %s :upper" % w.nick.upper())
     assert w.expect("PRIVMSG").params == [w.nick, "upper"]
+
+
+def test_private_messages_same_transport(srv, transport):
+    # The mixed case is above; here both parties share a transport.
+    a, b = srv.client(transport), srv.client(transport)
+    a.register(uniq("Pma"))
+    b.register(uniq("Pmb"))
+    a.send("PRIVMSG %s :hello \u00e9 %s" % (b.nick, transport))
+    ln = b.expect("PRIVMSG", source=a.nick)
+    assert ln.params == [b.nick, "hello \u00e9 " + transport]
+    b.send("NOTICE %s :reply" % a.nick)
+    ln = a.expect("NOTICE", source=b.nick)
+    assert ln.params == [a.nick, "reply"]
+    sync_all(a, b)
+    a.assert_none("PRIVMSG", sync=False)
+    b.assert_none("NOTICE", sync=False)
 
 
 def test_echo_message_same_msgid(srv):
@@ -205,11 +222,11 @@ def test_away_301_305_306_and_away_notify(srv):
     plain.assert_none("AWAY", sync=False)
 
 
-def test_notice_never_gets_error_replies(srv):
-    c = srv.tcp()
+def test_notice_never_gets_error_replies(srv, transport):
+    c = srv.client(transport)
     c.register(uniq("Noticer"))
     r = room()
-    op = srv.tcp()
+    op = srv.client(other_transport(transport))
     op.register(uniq("Nop"))
     op.join(r)
     op.send("MODE %s +n" % r)
@@ -222,8 +239,8 @@ def test_notice_never_gets_error_replies(srv):
     op.assert_none("NOTICE", params=[r, "not a member"])
 
 
-def test_privmsg_401_no_such_nick(srv):
-    c = srv.tcp()
+def test_privmsg_401_no_such_nick(srv, transport):
+    c = srv.client(transport)
     c.register(uniq("Err"))
     bad = "nosuch" + uniq("")[-5:]
     c.send("PRIVMSG %s :hello" % bad)
@@ -231,10 +248,10 @@ def test_privmsg_401_no_such_nick(srv):
     assert ln.params[:2] == [c.nick, bad]
 
 
-def test_privmsg_401_no_such_channel(srv):
+def test_privmsg_401_no_such_channel(srv, transport):
     # behaviour.md: "401 no such nick/channel" for PRIVMSG targets.
     salon_only("ngircd answers 403")
-    c = srv.tcp()
+    c = srv.client(transport)
     c.register(uniq("Err"))
     bad = "#nosuch" + uniq("")[-5:]
     c.send("PRIVMSG %s :hello" % bad)
@@ -242,9 +259,10 @@ def test_privmsg_401_no_such_channel(srv):
     assert ln.params[:2] == [c.nick, bad]
 
 
-def test_privmsg_404_when_not_member_and_n(srv):
+def test_privmsg_404_when_not_member_and_n(srv, transport):
     r = room()
-    op, outsider = srv.tcp(), srv.ws()
+    op = srv.client(other_transport(transport))
+    outsider = srv.client(transport)
     op.register(uniq("Owner"))
     outsider.register(uniq("Outsider"))
     op.join(r)
@@ -257,13 +275,13 @@ def test_privmsg_404_when_not_member_and_n(srv):
     op.assert_none("PRIVMSG", sync=False)
 
 
-def test_privmsg_411_412(srv):
-    c = srv.tcp()
+def test_privmsg_411_412(srv, transport):
+    c = srv.client(transport)
     c.register(uniq("Empty"))
     c.send("PRIVMSG")
     ln = c.expect("411")
     assert ln.params[0] == c.nick
-    other = srv.tcp()
+    other = srv.client(other_transport(transport))
     other.register(uniq("Other"))
     c.send("PRIVMSG " + other.nick)
     ln = c.expect("412")

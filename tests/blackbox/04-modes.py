@@ -1,26 +1,33 @@
 """04 modes: +n +t +m +i +k +l +b +o +v enforcement, KICK, INVITE and the
-error numerics 482/441/442/443/472/471/473/474/475/502."""
+error numerics 482/441/442/443/472/471/473/474/475/502.
+
+Each test runs twice (the `transport` fixture: the op's transport). The
+first member and the outsider are on the other transport, so the actor and
+the one a mode or KICK applies to are on different transports, both ways."""
 import re
 
-from salonlib import SERVER_NAME, sync_all, uniq
+from salonlib import SERVER_NAME, other_transport, sync_all, uniq
 
 
-def setup_room(srv, n_members=1, outsider=True):
-    """An op (creator) and n_members plain members in a fresh room, plus an
-    outsider. Returns (room, op, [members], outsider)."""
+def setup_room(srv, op_kind, n_members=1, outsider=True):
+    """An op (creator, over op_kind) and n_members plain members in a fresh
+    room, plus an outsider. Members alternate transports starting with the
+    other one; the outsider is on the other one. Returns (room, op,
+    [members], outsider)."""
     r = "#" + uniq("mode")
-    op = srv.tcp()
+    kinds = (other_transport(op_kind), op_kind)
+    op = srv.client(op_kind)
     op.register(uniq("Op"))
     op.join(r)
     ms = []
     for i in range(n_members):
-        m = srv.ws() if i % 2 == 0 else srv.tcp()
+        m = srv.client(kinds[i % 2])
         m.register(uniq("M%d" % i))
         m.join(r)
         ms.append(m)
     out = None
     if outsider:
-        out = srv.tcp()
+        out = srv.client(kinds[0])
         out.register(uniq("Out"))
     for c in [op] + ms:
         c.sync()
@@ -54,8 +61,8 @@ def chan_modes(c, r):
     return ln.params[2][1:], ln.params[3:]
 
 
-def test_mode_query_324_329(srv):
-    r, op, (m,), _ = setup_room(srv)
+def test_mode_query_324_329(srv, transport):
+    r, op, (m,), _ = setup_room(srv, transport)
     set_mode(op, r, "+m", seen_by=(m,))
     reset_flag(op, r, "n", (m,))
     set_mode(op, r, "+n", seen_by=(m,))
@@ -73,8 +80,8 @@ def test_mode_query_324_329(srv):
     assert params == {"k": "sesame", "l": "10"}, (modes, args)
 
 
-def test_no_external_messages_n(srv):
-    r, op, (m,), out = setup_room(srv)
+def test_no_external_messages_n(srv, transport):
+    r, op, (m,), out = setup_room(srv, transport)
     reset_flag(op, r, "n", (m,))
     set_mode(op, r, "+n", seen_by=(m,))
     out.send("PRIVMSG %s :from outside" % r)
@@ -89,8 +96,8 @@ def test_no_external_messages_n(srv):
     out.assert_none("404")
 
 
-def test_topic_lock_t(srv):
-    r, op, (m,), _ = setup_room(srv)
+def test_topic_lock_t(srv, transport):
+    r, op, (m,), _ = setup_room(srv, transport)
     reset_flag(op, r, "t", (m,))
     set_mode(op, r, "+t", seen_by=(m,))
     m.send("TOPIC %s :mine now" % r)
@@ -103,8 +110,9 @@ def test_topic_lock_t(srv):
     op.expect("TOPIC", params=[r, "anyone's topic"], source=m.nick)
 
 
-def test_moderated_m_and_voice_v(srv):
-    r, op, (m, v), _ = setup_room(srv, n_members=2)
+def test_moderated_m_and_voice_v(srv, transport):
+    # v (voiced) on the other transport than op, m on op's.
+    r, op, (v, m), _ = setup_room(srv, transport, n_members=2)
     set_mode(op, r, "+m", seen_by=(m, v))
     m.send("PRIVMSG %s :muted?" % r)
     ln = m.expect("404")
@@ -122,8 +130,8 @@ def test_moderated_m_and_voice_v(srv):
     op.assert_none("PRIVMSG", sync=False, params=[r, "silenced"])
 
 
-def test_invite_only_i_and_invite(srv):
-    r, op, (m,), out = setup_room(srv)
+def test_invite_only_i_and_invite(srv, transport):
+    r, op, (m,), out = setup_room(srv, transport)
     set_mode(op, r, "+i", seen_by=(m,))
     out.send("JOIN " + r)
     ln = out.expect("473")
@@ -144,8 +152,8 @@ def test_invite_only_i_and_invite(srv):
     assert ln.params[:3] == [op.nick, m.nick, r]
 
 
-def test_key_k(srv):
-    r, op, (m,), out = setup_room(srv)
+def test_key_k(srv, transport):
+    r, op, (m,), out = setup_room(srv, transport)
     set_mode(op, r, "+k", "s3cret", seen_by=(m,))
     out.send("JOIN " + r)
     ln = out.expect("475")
@@ -158,13 +166,13 @@ def test_key_k(srv):
     for c in (op, m, out):
         # The key in a -k echo may be shown or masked ("*").
         c.expect("MODE", params=[r, "-k", None], source=op.nick)
-    late = srv.tcp()
+    late = srv.client(transport)
     late.register(uniq("Late"))
     late.join(r)
 
 
-def test_limit_l(srv):
-    r, op, (m,), out = setup_room(srv)
+def test_limit_l(srv, transport):
+    r, op, (m,), out = setup_room(srv, transport)
     set_mode(op, r, "+l", "2", seen_by=(m,))
     out.send("JOIN " + r)
     ln = out.expect("471")
@@ -173,8 +181,8 @@ def test_limit_l(srv):
     out.join(r)
 
 
-def test_ban_b(srv):
-    r, op, (m,), out = setup_room(srv)
+def test_ban_b(srv, transport):
+    r, op, (m,), out = setup_room(srv, transport)
     mask = out.nick + "!*@*"
     set_mode(op, r, "+b", mask, seen_by=(m,))
     out.send("JOIN " + r)
@@ -197,8 +205,8 @@ def test_ban_b(srv):
     out.join(r)
 
 
-def test_op_o_grants_and_revokes(srv):
-    r, op, (m, w), _ = setup_room(srv, n_members=2)
+def test_op_o_grants_and_revokes(srv, transport):
+    r, op, (m, w), _ = setup_room(srv, transport, n_members=2)
     set_mode(op, r, "+o", m.nick, seen_by=(m, w))
     # The new op can use op powers.
     m.send("MODE %s +m" % r)
@@ -213,8 +221,8 @@ def test_op_o_grants_and_revokes(srv):
     assert ln.params[:2] == [m.nick, r]
 
 
-def test_non_op_gets_482(srv):
-    r, op, (m,), _ = setup_room(srv)
+def test_non_op_gets_482(srv, transport):
+    r, op, (m,), _ = setup_room(srv, transport)
     for cmd in ("MODE %s +m" % r, "MODE %s +o %s" % (r, m.nick),
                 "MODE %s +b x!*@*" % r, "KICK %s %s" % (r, op.nick)):
         m.send(cmd)
@@ -225,8 +233,8 @@ def test_non_op_gets_482(srv):
     op.assert_none("KICK", sync=False)
 
 
-def test_kick(srv):
-    r, op, (m, w), out = setup_room(srv, n_members=2)
+def test_kick(srv, transport):
+    r, op, (m, w), out = setup_room(srv, transport, n_members=2)
     op.send("KICK %s %s :behave" % (r, m.nick))
     for c in (op, m, w):
         ln = c.expect("KICK", source=op.nick)
@@ -234,17 +242,22 @@ def test_kick(srv):
     w.send("NAMES " + r)
     names = [n.lstrip("@+") for n in w.expect("353").params[3].split()]
     assert m.nick not in names and w.nick in names
-    # Not in the room any more: PART gives 442.
+    # Not in the room any more: PART gives 442, and room messages no longer
+    # reach m.
     m.send("PART " + r)
     m.expect("442", params=[m.nick, r, None])
+    op.send("PRIVMSG %s :after the kick" % r)
+    w.expect("PRIVMSG", params=[r, "after the kick"], source=op.nick)
+    sync_all(op, w, m)
+    m.assert_none("PRIVMSG", sync=False, params=[r, "after the kick"])
     # Without a reason: still a KICK with the target.
     op.send("KICK %s %s" % (r, w.nick))
     ln = w.expect("KICK", source=op.nick)
     assert ln.params[:2] == [r, w.nick]
 
 
-def test_kick_errors_441_442_401(srv):
-    r, op, (m,), out = setup_room(srv)
+def test_kick_errors_441_442_401(srv, transport):
+    r, op, (m,), out = setup_room(srv, transport)
     op.send("KICK %s %s" % (r, out.nick))
     ln = op.expect("441")
     assert ln.params[:3] == [op.nick, out.nick, r]
@@ -259,15 +272,15 @@ def test_kick_errors_441_442_401(srv):
     m.assert_none("KICK", sync=False)
 
 
-def test_unknown_mode_472(srv):
-    r, op, _, _ = setup_room(srv, n_members=0, outsider=False)
+def test_unknown_mode_472(srv, transport):
+    r, op, _, _ = setup_room(srv, transport, n_members=0, outsider=False)
     op.send("MODE %s +Z" % r)
     ln = op.expect("472")
     assert ln.params[:2] == [op.nick, "Z"]
 
 
-def test_mode_on_nonexistent_room_403(srv):
-    c = srv.tcp()
+def test_mode_on_nonexistent_room_403(srv, transport):
+    c = srv.client(transport)
     c.register(uniq("Nomode"))
     bad = "#none" + uniq("")[-5:]
     c.send("MODE %s +m" % bad)
@@ -275,8 +288,8 @@ def test_mode_on_nonexistent_room_403(srv):
     assert ln.params[:2] == [c.nick, bad]
 
 
-def test_user_modes_221_and_502(srv):
-    a, b = srv.tcp(), srv.tcp()
+def test_user_modes_221_and_502(srv, transport):
+    a, b = srv.client(transport), srv.client(other_transport(transport))
     a.register(uniq("Self"))
     b.register(uniq("Other"))
     a.send("MODE " + a.nick)

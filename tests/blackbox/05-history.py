@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from salonlib import SERVER_NAME, SERVER_TIME_RE, TARGET, uniq
+from salonlib import (SERVER_NAME, SERVER_TIME_RE, TARGET, other_transport,
+                      uniq)
 
 # A small in-memory window so that longer queries also exercise SQLite.
 SERVER_CONFIG = {"rooms": {"history_memory": "4"},
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.skipif(TARGET != "salon",
                                 reason="draft/chathistory is salon-only")
 
 
-def hclient(srv, prefix="H", ws=False):
-    c = srv.ws() if ws else srv.tcp()
+def hclient(srv, prefix="H", ws=False, kind=None):
+    c = srv.client(kind or ("ws" if ws else "tcp"))
     c.register(uniq(prefix), caps=HCAPS)
     return c
 
@@ -79,18 +80,20 @@ def same(got, want):
                                          [l.raw for l in want])
 
 
-def room_with_history(srv, n=8):
+def room_with_history(srv, n=8, reader="ws"):
+    """A room with n messages from a poster, and a reader that joined after
+    them (over `reader`; the poster is on the other transport)."""
     r = "#" + uniq("hist")
-    a = hclient(srv, "Poster")
+    a = hclient(srv, "Poster", kind=other_transport(reader))
     a.join(r)
     msgs = post(a, r, n)
-    b = hclient(srv, "Reader", ws=True)
+    b = hclient(srv, "Reader", kind=reader)
     b.join(r)
     return r, a, b, msgs
 
 
-def test_latest_star(srv):
-    r, a, b, msgs = room_with_history(srv)
+def test_latest_star(srv, transport):
+    r, a, b, msgs = room_with_history(srv, reader=transport)
     same(chathistory(b, "LATEST", r, "*", "50", target=r), msgs)
     same(chathistory(b, "LATEST", r, "*", "3", target=r), msgs[-3:])
 
@@ -222,17 +225,19 @@ def test_errors(srv):
     b.sync()
 
 
-def test_history_survives_restart(server_factory):
+@pytest.mark.parametrize("poster,reader", [("tcp", "ws"), ("ws", "ws"),
+                                           ("ws", "tcp")])
+def test_history_survives_restart(server_factory, poster, reader):
     s = server_factory({"room #archive": {"topic": "kept",
                                           "category": "theme"}})
-    a = hclient(s, "Keep")
+    a = hclient(s, "Keep", kind=poster)
     a.join("#archive")
     msgs = post(a, "#archive", 5)
     s.restart()
     # Private conversations are left out on purpose: after a restart a new
     # session may take an old nick, and behaviour.md does not say whether
     # it inherits that nick's conversations.
-    b = s.ws()
+    b = s.client(reader)
     b.register(uniq("After"), caps=HCAPS)
     b.join("#archive")
     same(chathistory(b, "LATEST", "#archive", "*", "50"), msgs)

@@ -1,24 +1,31 @@
 """06 limits: flood back-pressure, per-address connection limit, slow reader
-(SendQ exceeded) with bounded server memory."""
+(SendQ exceeded) with bounded server memory; each over TCP and WebSocket
+(the flooder, the slow reader; the per-address count mixes both)."""
 import time
 
-from salonlib import SCALE, T, Closed, Line, Timeout, salon_only, uniq
+from salonlib import (SCALE, T, Closed, Line, Timeout, other_transport,
+                      salon_only, uniq)
 
 
-def test_flood_is_delayed_in_order_not_disconnected(server_factory):
+def test_flood_is_delayed_in_order_not_disconnected(server_factory,
+                                                    transport):
     salon_only("salon's [flood] settings")
     s = server_factory({"flood": {"rate": "5", "burst": "5"}})
     r = "#" + uniq("flood")
-    a, b, other = s.tcp(), s.ws(), s.tcp()
+    # The flooder on `transport`, the watcher on the other one.
+    a = s.client(transport, name="flooder")
+    b = s.client(other_transport(transport), name="watcher")
+    other = s.tcp()
     a.register(uniq("Flooder"))
     b.register(uniq("Watcher"))
     other.register(uniq("Other"))
     a.join(r, timeout=2 * T)
     b.join(r, timeout=2 * T)
     n = 30
-    burst = "".join("PRIVMSG %s :flood %02d\r\n" % (r, i) for i in range(n))
+    burst = ["PRIVMSG %s :flood %02d" % (r, i) for i in range(n)]
     t0 = time.monotonic()
-    a.send_raw((burst + "PING :after-flood\r\n").encode())
+    # All at once: one TCP write, or one run of WebSocket frames.
+    a.send_many(burst + ["PING :after-flood"])
     # Other clients are served while the flooder is held back.
     other.sync()
     ln = a.expect("PONG", pred=lambda l: l.params[-1] == "after-flood",
@@ -62,7 +69,54 @@ def test_per_address_connection_limit(server_factory):
         x.sync()
 
 
-def test_slow_reader_disconnected_sendq_exceeded(server_factory):
+def register_retry(s, kind, prefix):
+    """A new registered client once a slot has been freed: the server may
+    count the departed connection until its close is fully processed."""
+    deadline = time.monotonic() + T
+    while True:
+        c = s.client(kind, name="retry-" + kind)
+        try:
+            c.register(uniq(prefix))
+            return c
+        except (Closed, Timeout):
+            c.close()
+            if time.monotonic() > deadline:
+                raise
+
+
+def expect_refused(c):
+    ln = c.expect("ERROR")
+    assert ln.params == ["Closing Link: 127.0.0.1 (Too many connections "
+                         "from your address)"], (c.name, ln.raw)
+    c.expect_closed()
+
+
+def test_per_address_limit_counts_tcp_and_ws(server_factory):
+    salon_only("salon's per_address")
+    # One count per address across both listeners: TCP and WebSocket
+    # connections fill the same quota.
+    s = server_factory({"limits": {"per_address": "3"}})
+    t1 = s.tcp(uniq("Mt"))
+    w1 = s.ws(uniq("Mw"))
+    t2 = s.tcp(uniq("Mt"))
+    expect_refused(s.ws(name="extra-ws"))
+    expect_refused(s.tcp(name="extra-tcp"))
+    # A WebSocket leaves: its slot takes a TCP connection, after which a
+    # WebSocket is refused again.
+    w1.send("QUIT")
+    w1.expect_closed()
+    t3 = register_retry(s, "tcp", "Mt")
+    expect_refused(s.ws(name="extra-ws-2"))
+    # A TCP connection leaves: its slot takes a WebSocket.
+    t1.send("QUIT")
+    t1.expect_closed()
+    w2 = register_retry(s, "ws", "Mw")
+    expect_refused(s.tcp(name="extra-tcp-2"))
+    for x in (t2, t3, w2):
+        x.sync()
+
+
+def test_slow_reader_disconnected_sendq_exceeded(server_factory, transport):
     salon_only("salon's sendq")
     # sendq well above what one read of the flooder's input fans out in a
     # single loop turn, so that only the reader that never reads falls
@@ -70,10 +124,11 @@ def test_slow_reader_disconnected_sendq_exceeded(server_factory):
     s = server_factory({"limits": {"sendq": "131072"},
                         "flood": {"rate": "100000", "burst": "100000"}})
     r = "#" + uniq("slow")
-    slow = s.tcp(rcvbuf=4096, name="slow")
+    # The slow reader on `transport`, the observer on the other one.
+    slow = s.client(transport, rcvbuf=4096, name="slow")
     slow.register(uniq("Slow"))
     slow.join(r)
-    obs = s.tcp()
+    obs = s.client(other_transport(transport), name="obs")
     obs.register(uniq("Obs"))
     obs.join(r)
     fl = s.tcp()

@@ -1,6 +1,7 @@
 """Fixtures: a salon server per test module (config from the module's
-SERVER_CONFIG), fresh servers for tests that need their own config, and
-client clean-up after every test. See salonlib.py for the client API."""
+SERVER_CONFIG), fresh servers for tests that need their own config, client
+clean-up after every test, and the client transport a test runs over. See
+salonlib.py for the client API."""
 import os
 import sys
 
@@ -69,3 +70,13 @@ def server_factory():
             s.cleanup()
     if errors:
         pytest.fail("\n".join(errors))
+
+
+@pytest.fixture(params=salonlib.TRANSPORTS)
+def transport(request):
+    """"tcp" or "ws": a test taking this runs once over each transport
+    (srv.client(transport, ...) makes the client). Against ngircd there is
+    no WebSocket, so the "ws" run would only repeat the "tcp" one: skipped."""
+    if request.param == "ws" and salonlib.TARGET != "salon":
+        pytest.skip("no WebSocket on this target")
+    return request.param

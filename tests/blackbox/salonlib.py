@@ -44,6 +44,17 @@ STOP_T = 10.0 * SCALE      # clean exit after SIGTERM
 
 _counter = itertools.count(1)
 
+# The client transports every IRC-level behaviour is proven over.
+TRANSPORTS = ("tcp", "ws")
+# Ordered pairs of transports, for tests with two parties (an actor and a
+# target): each pair mixes them, both ways, plus each one on its own.
+TRANSPORT_PAIRS = [("tcp", "ws"), ("ws", "tcp"), ("ws", "ws"), ("tcp", "tcp")]
+
+
+def other_transport(kind):
+    """The transport that is not kind."""
+    return "ws" if kind == "tcp" else "tcp"
+
 
 def uniq(prefix):
     """A nick/room/text fragment unique within this test run."""
@@ -208,6 +219,12 @@ class Client:
         if isinstance(line, str):
             line = line.encode("utf-8")
         self._send_line(line)
+
+    def send_many(self, lines, timeout=T):
+        """Send several lines in one write (one TCP segment or one run of
+        WebSocket frames): the server sees them arrive together."""
+        self._send_batch([l.encode("utf-8") if isinstance(l, str) else l
+                          for l in lines], timeout)
 
     def recv_line(self, timeout=T):
         """Next unconsumed line (consumes it). Raises Timeout / Closed."""
@@ -391,6 +408,9 @@ class TcpClient(Client):
     def _send_line(self, line):
         self.send_raw(line + b"\r\n")
 
+    def _send_batch(self, lines, timeout):
+        self.send_raw(b"".join(l + b"\r\n" for l in lines), timeout)
+
     def _read_some(self, timeout):
         if self.sock is None:
             raise Closed(self.name + ": closed locally")
@@ -501,11 +521,15 @@ class WsClient(Client):
     """
 
     def __init__(self, server, name="ws", protocol="text.ircv3.net",
-                 path="/irc", timeout=T, extra_headers=""):
+                 path="/irc", timeout=T, extra_headers="", rcvbuf=None):
         super().__init__(server, name)
         self.protocol = protocol
-        self.sock = socket.create_connection(
-            ("127.0.0.1", server.http_port), timeout=timeout)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # Before connect, so that the window is small from the start.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", server.http_port))
         key = base64.b64encode(os.urandom(16)).decode()
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -537,6 +561,12 @@ class WsClient(Client):
     def send_frame(self, opcode, payload=b"", fin=True, mask=True, rsv=0,
                    length=None, mask_key=None):
         """Send one frame. length overrides the length field (lying)."""
+        self.send_bytes(self.frame_bytes(opcode, payload, fin, mask, rsv,
+                                         length, mask_key))
+
+    def frame_bytes(self, opcode, payload=b"", fin=True, mask=True, rsv=0,
+                    length=None, mask_key=None):
+        """One encoded client frame (masked unless told otherwise)."""
         if isinstance(payload, str):
             payload = payload.encode()
         n = len(payload) if length is None else length
@@ -553,7 +583,7 @@ class WsClient(Client):
             key = mask_key or os.urandom(4)
             hdr += key
             payload = bytes(b ^ key[i & 3] for i, b in enumerate(payload))
-        self.send_bytes(hdr + payload)
+        return hdr + payload
 
     def send_bytes(self, data, timeout=T):
         self.sock.settimeout(timeout)
@@ -562,9 +592,16 @@ class WsClient(Client):
         finally:
             self.sock.setblocking(False)
 
+    def _data_opcode(self):
+        return WS_BIN if self.negotiated == "binary.ircv3.net" else WS_TEXT
+
     def _send_line(self, line):
-        op = WS_BIN if self.negotiated == "binary.ircv3.net" else WS_TEXT
-        self.send_frame(op, line)
+        self.send_frame(self._data_opcode(), line)
+
+    def _send_batch(self, lines, timeout):
+        op = self._data_opcode()
+        self.send_bytes(b"".join(self.frame_bytes(op, l) for l in lines),
+                        timeout)
 
     def _parse_frame(self):
         # self.buf[self.pos:] is unparsed (an offset, not re-slicing, keeps
@@ -860,11 +897,19 @@ class Server:
         if not self.http_port:
             import pytest
             pytest.skip("no WebSocket listener on this target")
-        c = WsClient(self, name or nick or "ws", protocol=protocol)
+        c = WsClient(self, name or nick or "ws", protocol=protocol,
+                     rcvbuf=kw.pop("rcvbuf", None))
         self.clients.append(c)
         if nick:
             c.register(nick, caps=caps, **kw)
         return c
+
+    def client(self, kind, nick=None, caps=(), name=None, **kw):
+        """A client over transport kind ("tcp" or "ws"); registered as nick
+        when nick is given. Lets one test body run over either transport."""
+        if kind not in TRANSPORTS:
+            raise ValueError("unknown transport %r" % (kind,))
+        return getattr(self, kind)(nick, caps=caps, name=name, **kw)
 
 
 class NgircdServer(Server):
@@ -905,6 +950,9 @@ class NgircdServer(Server):
     def ws(self, nick=None, caps=(), name=None, protocol="text.ircv3.net",
            **kw):
         """No WebSocket here: IRC-level tests get a TCP client instead."""
+        return self.tcp(nick, caps=caps, name=name, **kw)
+
+    def client(self, kind, nick=None, caps=(), name=None, **kw):
         return self.tcp(nick, caps=caps, name=name, **kw)
 
 
