@@ -3,8 +3,11 @@ tags (echo-message, server-time, msgid, client-only tags, TAGMSG), AWAY,
 NOTICE, and the PRIVMSG error numerics (over each transport)."""
 import re
 
-from salonlib import (SERVER_TIME_RE, TARGET, other_transport, salon_only,
-                      sync_all, uniq)
+import pytest
+
+from salonlib import (PROFILE_RE, SERVER_NAME, SERVER_TIME_RE, TARGET,
+                      TRANSPORT_PAIRS, allow_private, other_transport,
+                      salon_only, sync_all, uniq)
 
 ALL_TAGS = ["message-tags", "server-time", "echo-message"]
 
@@ -59,6 +62,7 @@ def test_private_messages_tcp_to_ws_and_back(srv):
     t, w = srv.tcp(), srv.ws()
     t.register(uniq("Tcp"))
     w.register(uniq("Ws"))
+    allow_private(t, w)
     t.send("PRIVMSG %s :ping \u00fcber ws" % w.nick)
     ln = w.expect("PRIVMSG", source=t.nick)
     assert ln.params == [w.nick, "ping \u00fcber ws"]
@@ -78,6 +82,7 @@ def test_private_messages_same_transport(srv, transport):
     a, b = srv.client(transport), srv.client(transport)
     a.register(uniq("Pma"))
     b.register(uniq("Pmb"))
+    allow_private(a, b)
     a.send("PRIVMSG %s :hello \u00e9 %s" % (b.nick, transport))
     ln = b.expect("PRIVMSG", source=a.nick)
     assert ln.params == [b.nick, "hello \u00e9 " + transport]
@@ -89,10 +94,48 @@ def test_private_messages_same_transport(srv, transport):
     b.assert_none("NOTICE", sync=False)
 
 
+def note(c, *head):
+    """The next NOTE from the server whose params start with head."""
+    ln = c.expect("NOTE", pred=lambda l: l.params[:len(head)] == list(head))
+    assert ln.source == SERVER_NAME, ln.raw
+    return ln
+
+
+@pytest.mark.parametrize("asker,askee", TRANSPORT_PAIRS)
+def test_private_message_needs_consent(srv, asker, askee):
+    # docs/protocol.md, "Private messages need consent": with the default
+    # policy a stranger's messages are held until the recipient accepts.
+    salon_only("salon's private-message consent")
+    a, b = srv.client(asker), srv.client(askee)
+    a.register(uniq("Asker"))
+    b.register(uniq("Askee"))
+    a.send("PRIVMSG %s :may I?" % b.nick)
+    ln = note(b, "PRIVMSG", "PM_REQUEST", a.nick)
+    # ... <sender> <age band> <gender> <session age in seconds> :text
+    assert len(ln.params) == 7, ln.raw
+    assert PROFILE_RE.fullmatch(ln.params[3] + " " + ln.params[4]), ln.raw
+    assert re.fullmatch(r"\d+", ln.params[5]), ln.raw
+    assert "PMACCEPT " + a.nick in ln.params[6], ln.raw
+    note(a, "PRIVMSG", "PM_REQUEST_SENT", b.nick)
+    a.send("PRIVMSG %s :still waiting" % b.nick)
+    sync_all(a, b)
+    b.assert_none("PRIVMSG", sync=False)
+    # Accepting delivers what was held, in order; then both ways are open.
+    b.send("PMACCEPT " + a.nick)
+    got = [b.expect("PRIVMSG", params=[b.nick, text], source=a.nick)
+           for text in ("may I?", "still waiting")]
+    assert b.history.index(got[0]) < b.history.index(got[1])
+    b.send("PRIVMSG %s :yes" % a.nick)
+    a.expect("PRIVMSG", params=[a.nick, "yes"], source=b.nick)
+    a.send("PRIVMSG %s :thanks" % b.nick)
+    b.expect("PRIVMSG", params=[b.nick, "thanks"], source=a.nick)
+
+
 def test_echo_message_same_msgid(srv):
     salon_only("IRCv3 tags")
     r = room()
     a, b = members(srv, r, [("tcp", ALL_TAGS), ("ws", ["message-tags"])])
+    allow_private(b)
     a.send("PRIVMSG %s :echo me" % r)
     mine = a.expect("PRIVMSG", source=a.nick)
     theirs = b.expect("PRIVMSG", source=a.nick)
@@ -175,6 +218,7 @@ def test_tagmsg_only_to_message_tags_clients(srv):
     r = room()
     a, b, c = members(srv, r, [("ws", ["message-tags"]),
                                ("tcp", ["message-tags"]), ("tcp", ())])
+    allow_private(b)
     a.send("@+typing=active TAGMSG " + r)
     ln = b.expect("TAGMSG", source=a.nick)
     assert ln.params == [r]
@@ -194,6 +238,7 @@ def test_away_301_305_306_and_away_notify(srv):
     caps = ["away-notify"] if TARGET == "salon" else []
     notified.register(uniq("Notif"), caps=caps)
     plain.register(uniq("Plain"))
+    allow_private(away)
     for c in (away, notified, plain):
         c.join(r)
     away.send("AWAY :gone for lunch")

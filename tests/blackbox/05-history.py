@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from salonlib import (SERVER_NAME, SERVER_TIME_RE, TARGET, other_transport,
-                      uniq)
+from salonlib import (SERVER_NAME, SERVER_TIME_RE, TARGET, allow_private,
+                      other_transport, uniq)
 
 # A small in-memory window so that longer queries also exercise SQLite.
 SERVER_CONFIG = {"rooms": {"history_memory": "4"},
@@ -159,6 +159,7 @@ def test_private_conversation(srv):
     a = hclient(srv, "Pa")
     b = hclient(srv, "Pb", ws=True)
     c = hclient(srv, "Pc")
+    allow_private(a, b)
     tag = uniq("pm")
     lines = []
     for i, (s, d) in enumerate([(a, b), (b, a), (a, b), (b, a)]):
@@ -184,6 +185,7 @@ def test_targets(srv):
     a = hclient(srv, "Ta")
     b = hclient(srv, "Tb")
     a.join(r)
+    allow_private(b)
     post(a, r, 1)
     post(a, b.nick, 1)
     got = chathistory(a, "TARGETS", "timestamp=2000-01-01T00:00:00.000Z",

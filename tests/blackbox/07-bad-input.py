@@ -11,8 +11,9 @@ import pytest
 
 from salonlib import (SCALE, SERVER_NAME, T, WS_BIN, WS_CLOSE, WS_CONT,
                       WS_PING, WS_PONG, WS_TEXT, Closed, Timeout, TARGET,
-                      http_request, other_transport, read_http_response,
-                      salon_only, sync_all, uniq, ws_accept_key)
+                      allow_private, http_request, other_transport,
+                      read_http_response, salon_only, sync_all, uniq,
+                      ws_accept_key)
 
 ws_only = pytest.mark.skipif(TARGET != "salon", reason="salon's WebSocket")
 
@@ -263,6 +264,7 @@ def test_ws_binary_subprotocol(srv):
     assert w.negotiated == "binary.ircv3.net"
     t = srv.tcp()
     t.register(uniq("Tbin"))
+    allow_private(t)
     w.register(uniq("Bin"))
     assert w.data_opcodes == {WS_BIN}
     w.send("PRIVMSG %s :over binary \u2713" % t.nick)

@@ -975,6 +975,23 @@ def sync_all(*clients):
         c.sync()
 
 
+def allow_private(*clients):
+    """PMPOLICY everyone on each client. salon holds a stranger's first
+    private message until the recipient consents (docs/protocol.md, "Private
+    messages need consent"); tests about delivering private messages opt
+    out of that, the consent flow has tests of its own."""
+    if TARGET != "salon":
+        return
+    for c in clients:
+        c.send("PMPOLICY everyone")
+        c.expect("NOTE", params=["PMPOLICY", "SET", "everyone", None])
+
+
+# A public profile shown as the IRC real name (docs/protocol.md, "Profiles"):
+# "<age band> <gender>[ <region>]", age band "?" with open registration.
+PROFILE_RE = re.compile(r"(\?|18-24|25-34|35-49|50\+) "
+                        r"(woman|man|other|unsaid)( \S+)?")
+
 SERVER_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
