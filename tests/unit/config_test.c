@@ -304,7 +304,8 @@ Test(config, syntax_errors_fail)
 Test(config, numbers_out_of_range_fail)
 {
     struct { const char *section, *key; long min, max; } keys[] = {
-        {"entry", "ticket_ttl", 60, 31536000},
+        {"entry", "ticket_ttl", 1, 31536000},
+        {"entry", "age_lock", 0, 31536000},
         {"limits", "max_connections", 1, 1000000},
         {"limits", "per_address", 0, 1000000},
         {"limits", "sendq", 4096, 1L << 30},

@@ -16,6 +16,7 @@
 #include "core/fanout.h"
 #include "core/history.h"
 #include "core/message.h"
+#include "core/session.h"
 #include "core/room.h"
 #include "core/user.h"
 #include "lib/clock.h"
@@ -1204,8 +1205,10 @@ Test(message, tagmsg_only_for_message_tags_and_not_recorded)
 Test(message, to_user_records_private_history)
 {
     struct user *a = mkuser_f(0, "a", WIRE_LINE, USER_WANTS_ECHO), *b = mkuser(1, "b");
-    const char *reason = NULL;
-    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "psst", NULL, &reason), SL_OK);
+    const char *reason = NULL, *code = NULL;
+    enum message_fate fate;
+    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "psst", NULL, &fate, &code, &reason), SL_OK);
+    cr_assert_eq(fate, MESSAGE_SENT, "users without sessions are not subject to consent");
     char line[256];
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon PRIVMSG b psst");
     cr_assert_eq(Q[0].count, 1, "echo");
@@ -1216,6 +1219,39 @@ Test(message, to_user_records_private_history)
     cr_assert(history_latest(history_private(key, 100), 10, collect, NULL));
     cr_assert_eq(collect_n, 1);
     cr_assert_str_eq(collected[0], "psst");
+}
+
+Test(message, stranger_is_held_until_accepted_and_decline_discards)
+{
+    struct user *a = mkuser(0, "a"), *b = mkuser(1, "b"), *c = mkuser(2, "c");
+    a->sess = session_get(a->session, NULL, 0, false);
+    b->sess = session_get(b->session, NULL, 0, false);
+    c->sess = session_get(c->session, NULL, 0, false);
+    session_attach(a->sess);
+    session_attach(b->sess);
+    session_attach(c->sess);
+    const char *reason = NULL, *code = NULL;
+    enum message_fate fate;
+    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "one", NULL, &fate, &code, &reason), SL_OK);
+    cr_assert_eq(fate, MESSAGE_HELD_NEW);
+    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "two", NULL, &fate, &code, &reason), SL_OK);
+    cr_assert_eq(fate, MESSAGE_HELD);
+    cr_assert_eq(Q[1].count, 0, "nothing reaches the recipient while held");
+    cr_assert_eq(message_accept(b, a), SL_OK);
+    cr_assert_eq(Q[1].count, 2, "both held messages delivered on accept");
+    /* The reply needs no request: writing first accepted the replies. */
+    cr_assert_eq(message_to_user(b, a, "PRIVMSG", "hi", NULL, &fate, &code, &reason), SL_OK);
+    cr_assert_eq(fate, MESSAGE_SENT);
+    /* c is declined: its held message is dropped and it may not ask again. */
+    cr_assert_eq(message_to_user(c, b, "PRIVMSG", "x", NULL, &fate, &code, &reason), SL_OK);
+    cr_assert_eq(message_decline(b, c), SL_OK);
+    cr_assert_eq(Q[1].count, 2);
+    cr_assert_eq(message_to_user(c, b, "PRIVMSG", "y", NULL, &fate, &code, &reason), SL_EDENIED);
+    cr_assert_str_eq(code, "PM_DECLINED");
+    session_detach(a->sess);
+    session_detach(b->sess);
+    session_detach(c->sess);
+    a->sess = b->sess = c->sess = NULL;
 }
 
 /* ---- masks ---- */

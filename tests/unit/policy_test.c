@@ -310,8 +310,9 @@ Test(gate, declared_kinds_default_to_allow)
     static const uint8_t addr[16] = {0};
     struct flood_clock c = {0};
     for (int k = 0; k < ACTION_KINDS; k++) {
+        /* Ordinary facts for every kind: an adult entering, a message. */
         struct action a = {.kind = (enum action_kind)k, .addr = addr, .clock = &c,
-                           .nick = "alice", .target = "#room", .text = "hello"};
+                           .nick = "alice", .target = "#room", .text = "hello", .age = 30};
         struct verdict v = policy_check(&a);
         cr_assert_eq(v.kind, VERDICT_ALLOW, "kind %d", k);
     }
