@@ -1,7 +1,7 @@
 # salon — one Makefile, objects per variant under build/<variant>/.
 #   make            build build/release/salon
 #   make run        install what is missing, build, run on embedded defaults
-#   make test       install what is missing, build, run unit + black-box tests
+#   make test       install what is missing, build, run unit, black-box and browser tests
 #   make asan       build and run every test under ASan+UBSan
 #   make fuzz       build libFuzzer harnesses (clang) and run each briefly
 #   make bench      build the load generator
@@ -33,7 +33,7 @@ BIN      := $(BUILD)/salon
 UNIT_SRC := $(wildcard tests/unit/*_test.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit blackbox asan fuzz bench clean deps
+.PHONY: all run test unit blackbox browser asan fuzz bench clean deps
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -63,8 +63,13 @@ unit: $(UNIT_BIN)
 blackbox: $(BIN)
 	SALON_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/blackbox
 
+# Headless Chromium against the real binary (installs chromium and the npm
+# packages from tests/browser/package-lock.json when missing).
+browser: $(BIN)
+	SALON_BIN=$(abspath $(BIN)) tests/browser/run.sh
+
 test: deps
-	$(MAKE) unit blackbox
+	$(MAKE) unit blackbox browser
 
 asan: deps
 	$(MAKE) VARIANT=asan unit blackbox

@@ -10,6 +10,10 @@ packages=(
   libcriterion-dev python3 python3-pytest
 )
 
+# The browser tests run on Node.js (any 18+); the machine may already have
+# one from elsewhere, so Debian's is only installed when there is none.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

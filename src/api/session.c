@@ -280,7 +280,9 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
         send_error(c, 500, "internal", NULL, "Could not create the session.", headers);
         return SL_OK;
     }
-    ticket_cookie(headers, sizeof headers, text, (long)(cfg.ticket_ttl_ms / 1000));
+    /* The cookie outlives the ticket by a week, so that a returning visitor
+     * is told the session expired rather than finding none. */
+    ticket_cookie(headers, sizeof headers, text, (long)(cfg.ticket_ttl_ms / 1000) + 7 * 86400);
     log_info("session %.8s entered (device %.8s)", t.session, device);
     send_session(c, 201, text, &t, headers);
     return SL_OK;

@@ -1,5 +1,6 @@
 #include "core/message.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/fanout.h"
@@ -71,15 +72,19 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
     return SL_OK;
 }
 
-/* Delivers one private message from u to `to` now: history, then fan-out
- * (and the echo for u). time_ms is when it was sent (held messages keep
- * their time). */
+/* Delivers one private message from u to `to` now: history, then fan-out,
+ * and the echo for u unless it had it already (a held message was echoed
+ * when it was held). A held message keeps its msgid and time. */
 static void deliver_private(struct user *u, struct user *to, const char *command,
-                            const char *text, const char *client_tags, int64_t time_ms)
+                            const char *text, const char *client_tags, int64_t time_ms,
+                            const char *held_msgid)
 {
     bool tagmsg = is_tagmsg(command);
     char msgid[HISTORY_MSGID_MAX], mask[USER_MASK_MAX];
-    history_new_msgid(msgid);
+    if (held_msgid)
+        snprintf(msgid, sizeof msgid, "%s", held_msgid);
+    else
+        history_new_msgid(msgid);
     user_mask(u, mask);
     struct event ev = {.msgid = msgid, .time_ms = time_ms, .client_tags = client_tags,
                        .source = mask, .command = command, .params = {to->nick, text},
@@ -95,7 +100,7 @@ static void deliver_private(struct user *u, struct user *to, const char *command
     struct fanout f;
     fanout_init(&f, &ev);
     deliver(&f, to, tagmsg);
-    if (to != u && (u->wants & USER_WANTS_ECHO))
+    if (to != u && !held_msgid && (u->wants & USER_WANTS_ECHO))
         deliver(&f, u, tagmsg);
     fanout_done(&f);
 }
@@ -139,7 +144,19 @@ enum sl_err message_to_user(struct user *u, struct user *to, const char *command
         *fate = rq ? MESSAGE_HELD : MESSAGE_HELD_NEW;
         if (!rq)
             rq = session_request_add(rcpt, from->id);
-        session_request_hold(rq, command, text, client_tags, now);
+        char msgid[HISTORY_MSGID_MAX];
+        history_new_msgid(msgid);
+        session_request_hold(rq, msgid, command, text, client_tags, now);
+        /* echo-message: the sender sees its own words at once, with the
+         * msgid they will keep once delivered. */
+        if (u->wants & USER_WANTS_ECHO) {
+            char mask[USER_MASK_MAX];
+            user_mask(u, mask);
+            struct event ev = {.msgid = msgid, .time_ms = now, .client_tags = client_tags,
+                               .source = mask, .command = command, .params = {to->nick, text},
+                               .nparams = 2};
+            fanout_one(u, &ev);
+        }
         return SL_OK;
     }
     if (v.kind != VERDICT_ALLOW) {
@@ -147,7 +164,7 @@ enum sl_err message_to_user(struct user *u, struct user *to, const char *command
         *reason = "Message refused";
         return SL_EDENIED;
     }
-    deliver_private(u, to, command, text, client_tags, now);
+    deliver_private(u, to, command, text, client_tags, now, NULL);
     return SL_OK;
 }
 
@@ -161,7 +178,7 @@ enum sl_err message_accept(struct user *u, struct user *from)
         return SL_ENOTFOUND;
     for (unsigned i = 0; i < rq->nheld; i++) {
         struct held_msg *h = &rq->held[i];
-        deliver_private(from, u, h->command, h->text, h->client_tags, h->time_ms);
+        deliver_private(from, u, h->command, h->text, h->client_tags, h->time_ms, h->msgid);
     }
     session_request_drop(u->sess, rq);
     return SL_OK;

@@ -25,6 +25,7 @@ static void list_free(struct id_list *l)
 
 static void held_free(struct held_msg *h)
 {
+    free(h->msgid);
     free(h->command);
     free(h->text);
     free(h->client_tags);
@@ -264,13 +265,14 @@ void session_request_drop(struct session *s, struct pm_request *rq)
     free(rq);
 }
 
-enum sl_err session_request_hold(struct pm_request *rq, const char *command,
-                                 const char *text, const char *client_tags,
-                                 int64_t time_ms)
+enum sl_err session_request_hold(struct pm_request *rq, const char *msgid,
+                                 const char *command, const char *text,
+                                 const char *client_tags, int64_t time_ms)
 {
     if (rq->nheld == SESSION_HELD_MAX)
         return SL_ELIMIT;
     struct held_msg *h = &rq->held[rq->nheld++];
+    h->msgid = xstrdup(msgid);
     h->command = xstrdup(command);
     h->text = xstrdup(text);
     h->client_tags = client_tags ? xstrdup(client_tags) : NULL;

@@ -24,6 +24,7 @@ enum pm_policy { PM_REQUESTS = 0, PM_EVERYONE, PM_NOBODY };
 #define SESSION_LIST_MAX 500
 
 struct held_msg {
+    char *msgid;            /* kept on delivery: the sender's echo had it */
     char *command;
     char *text;
     char *client_tags;      /* may be NULL */
@@ -85,9 +86,9 @@ struct pm_request *session_request_add(struct session *s, const char *from);
 /* Removes and frees a request (its held messages with it). */
 void session_request_drop(struct session *s, struct pm_request *rq);
 /* Holds a copy of a message; SL_ELIMIT when SESSION_HELD_MAX are held. */
-enum sl_err session_request_hold(struct pm_request *rq, const char *command,
-                                 const char *text, const char *client_tags,
-                                 int64_t time_ms);
+enum sl_err session_request_hold(struct pm_request *rq, const char *msgid,
+                                 const char *command, const char *text,
+                                 const char *client_tags, int64_t time_ms);
 
 /* "18-24", "25-34", "35-49", "50+" or "?" for an unknown age. */
 const char *session_age_band(int age);

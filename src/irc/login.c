@@ -221,7 +221,8 @@ static void send_motd(struct irc_client *c)
         fclose(f);
     } else {
         irc_reply(c, RPL_MOTD, ":- Bienvenue sur salon. Welcome to salon.");
-        irc_reply(c, RPL_MOTD, ":- Be kind. Reports reach real people.");
+        irc_reply(c, RPL_MOTD, ":- Be kind. Private messages need consent (PMACCEPT), and");
+        irc_reply(c, RPL_MOTD, ":- you can IGNORE anyone. See the house rules on the web page.");
     }
     irc_reply(c, RPL_ENDOFMOTD, ":End of /MOTD command.");
 }

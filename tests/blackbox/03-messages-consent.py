@@ -181,3 +181,18 @@ def test_consent_commands_errors(srv):
     cb.expect("FAIL", params=[None, "INVALID_TARGET", b, None])
     cb.send("PMACCEPT")
     cb.expect("461")
+
+
+def test_held_message_is_echoed_to_its_sender_with_the_msgid_it_keeps(srv):
+    a, b = uniq("Ask"), uniq("Rcv")
+    ca, _ = enter(srv, "ws", a, caps=["echo-message", "message-tags"])
+    cb, _ = enter(srv, "tcp", b, caps=["message-tags"])
+    ca.send("PRIVMSG %s :premier mot" % b)
+    echo = ca.expect("PRIVMSG", params=[b, "premier mot"], source=a)
+    request_line(cb, a)
+    cb.assert_none("PRIVMSG")
+    cb.send("PMACCEPT " + a)
+    got = cb.expect("PRIVMSG", params=[b, "premier mot"], source=a)
+    assert got.tags["msgid"] == echo.tags["msgid"]
+    # No second echo for the sender on delivery.
+    ca.assert_none("PRIVMSG")
