@@ -262,16 +262,47 @@ void http_respond(struct conn *c, int status, const char *content_type,
     response_push(c, mb);
 }
 
+/* A stable machine-readable code for an HTTP-level refusal, used in the
+ * JSON error body that API clients get (docs/api.md). */
+static const char *error_code(int status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 413: return "body_too_large";
+    case 414: return "uri_too_long";
+    case 431: return "headers_too_large";
+    default:  return status < 500 ? "refused" : "internal";
+    }
+}
+
+/* True when the request being answered targets the JSON API, whose
+ * clients expect every error as JSON. The URL is the first piece of the
+ * head stored in the arena. */
+static bool is_api_request(const struct conn *c)
+{
+    const struct http_parse *st = c->proto;
+    return st && st->url_len >= 5 && st->arena.data &&
+           strncmp(st->arena.data, "/api/", 5) == 0;
+}
+
 static void respond_error(struct conn *c, int status, const char *extra)
 {
-    char body[64];
-    int n = snprintf(body, sizeof body, "%d %s\n", status,
-                     status_text(status));
+    char body[192];
+    int n;
+    bool is_json = is_api_request(c);
+    if (is_json)
+        n = snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"%s\",\"field\":null,\"message\":\"%d %s\"}}",
+                     error_code(status), status, status_text(status));
+    else
+        n = snprintf(body, sizeof body, "%d %s\n", status, status_text(status));
     char hdrs[256];
     snprintf(hdrs, sizeof hdrs, "Cache-Control: no-store\r\n%s",
              extra ? extra : "");
-    http_respond(c, status, "text/plain; charset=utf-8", body, (size_t)n,
-                 hdrs);
+    http_respond(c, status, is_json ? "application/json" : "text/plain; charset=utf-8", body,
+                 (size_t)n, hdrs);
 }
 
 /* --- Parser callbacks: copy the head into the arena, bounded --- */

@@ -229,8 +229,12 @@ def test_bad_bodies(srv):
     assert status == 400 and err["error"]["code"] == "invalid_json"
     status, _, err = api(srv, "POST", body=entry("x"), ctype="text/plain")
     assert status == 415 and err["error"]["code"] == "unsupported_media_type"
-    status, _, _ = api(srv, "POST", body=b"{" + b" " * 40000 + b"}")
-    assert status == 413
+    status, headers, err = api(srv, "POST", body=b"{" + b" " * 40000 + b"}")
+    assert status == 413 and headers["content-type"] == "application/json"
+    assert err["error"]["code"] == "body_too_large"
+    # Outside the API, HTTP errors stay plain text.
+    st, headers, _ = api(srv, "POST", path="/healthz", body=b"{" + b" " * 40000 + b"}")
+    assert st == 413 and headers["content-type"].startswith("text/plain")
 
 
 def test_nick_in_use(srv):
