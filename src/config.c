@@ -27,8 +27,8 @@ void config_defaults(struct config *cfg)
     cfg->ping_interval_s = 120;
     cfg->ping_timeout_s = 60;
     cfg->max_rooms_per_user = 20;
-    cfg->flood_rate = 2;
-    cfg->flood_burst = 10;
+    cfg->flood_rate = 4;
+    cfg->flood_burst = 20;
     cfg->user_rooms = true;
     cfg->history_memory = 100;
     /* The built-in catalogue, used until a configuration names its own

@@ -2,7 +2,7 @@
 
 #include "policy/checks.h"
 
-struct policy_config policy_cfg = {.flood_rate = 2, .flood_burst = 10, .per_address = 16,
+struct policy_config policy_cfg = {.flood_rate = 4, .flood_burst = 20, .per_address = 16,
                                    .age_lock_ms = 86400000};
 
 void policy_configure(const struct policy_config *cfg)

@@ -87,8 +87,8 @@ Test(config, defaults)
     cr_assert_eq(cfg.ping_interval_s, 120);
     cr_assert_eq(cfg.ping_timeout_s, 60);
     cr_assert_eq(cfg.max_rooms_per_user, 20);
-    cr_assert_eq(cfg.flood_rate, 2);
-    cr_assert_eq(cfg.flood_burst, 10);
+    cr_assert_eq(cfg.flood_rate, 4);
+    cr_assert_eq(cfg.flood_burst, 20);
     cr_assert_eq(cfg.user_rooms, true);
     cr_assert_eq(cfg.history_memory, 100);
     cr_assert(cfg.rooms_are_default);
