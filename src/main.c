@@ -11,12 +11,17 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "api/api.h"
 #include "config.h"
+#include "core/audit.h"
 #include "core/fanout.h"
 #include "core/history.h"
+#include "core/report.h"
 #include "core/room.h"
 #include "core/session.h"
+#include "core/staff.h"
 #include "core/ticket.h"
 #include "irc/irc.h"
 #include "lib/clock.h"
@@ -46,6 +51,9 @@ static void usage(FILE *out)
     fputs("usage: salon [options]                 run the server\n"
           "       salon ticket [options] --nick NICK --age N [--gender G] [--region R]\n"
           "                                       print a signed session ticket\n"
+          "       salon staff add NAME --role moderator|admin [options]\n"
+          "                                       create a staff account (password on stdin)\n"
+          "       salon audit verify [options]    check the audit log's hash chain\n"
           "\n"
           "options:\n"
           "  -c, --config FILE        read settings from FILE (INI; see salon.conf.example)\n"
@@ -65,11 +73,11 @@ static void usage(FILE *out)
 
 enum {
     OPT_IRC = 256, OPT_HTTP, OPT_DATA, OPT_WEB, OPT_OPEN, OPT_LOG, OPT_NICK, OPT_AGE,
-    OPT_GENDER, OPT_REGION, OPT_TTL,
+    OPT_GENDER, OPT_REGION, OPT_TTL, OPT_ROLE,
 };
 
 struct ticket_args {
-    const char *nick, *gender, *region;
+    const char *nick, *gender, *region, *role;
     long age, ttl;
 };
 
@@ -83,6 +91,7 @@ static bool parse_args(int argc, char **argv, struct config *cfg, struct ticket_
         {"log-level", required_argument, NULL, OPT_LOG}, {"nick", required_argument, NULL, OPT_NICK},
         {"age", required_argument, NULL, OPT_AGE}, {"gender", required_argument, NULL, OPT_GENDER},
         {"region", required_argument, NULL, OPT_REGION}, {"ttl", required_argument, NULL, OPT_TTL},
+        {"role", required_argument, NULL, OPT_ROLE},
         {NULL, 0, NULL, 0},
     };
     /* The config file first, so that flags override it wherever they are. */
@@ -107,6 +116,7 @@ static bool parse_args(int argc, char **argv, struct config *cfg, struct ticket_
         case OPT_GENDER: ta->gender = optarg; break;
         case OPT_REGION: ta->region = optarg; break;
         case OPT_TTL: ta->ttl = strtol(optarg, NULL, 10); break;
+        case OPT_ROLE: ta->role = optarg; break;
         default: usage(stderr); return false;
         }
     }
@@ -154,6 +164,63 @@ static int run_ticket(const struct config *cfg, const struct ticket_args *ta)
     }
     puts(out);
     return 0;
+}
+
+static struct store *open_store(const struct config *cfg)
+{
+    if (!make_data_dir(cfg->data_dir))
+        return NULL;
+    char dbpath[1100];
+    snprintf(dbpath, sizeof dbpath, "%s/salon.db", cfg->data_dir);
+    enum sl_err err = SL_OK;
+    struct store *st = store_open(dbpath, &err);
+    if (!st)
+        fprintf(stderr, "salon: cannot open %s: %s\n", dbpath, sl_strerror(err));
+    return st;
+}
+
+/* salon staff add NAME --role ROLE: the password comes from standard input
+ * (one line), never from the command line where ps would show it. */
+static int run_staff(const struct config *cfg, const struct ticket_args *ta, const char *name)
+{
+    if (!name || !staff_name_valid(name) || !ta->role || !staff_role_valid(ta->role)) {
+        fprintf(stderr, "salon staff add NAME --role moderator|admin (password on stdin)\n");
+        return 2;
+    }
+    char password[1024];
+    if (!fgets(password, sizeof password, stdin)) {
+        fprintf(stderr, "salon staff add: no password on standard input\n");
+        return 2;
+    }
+    password[strcspn(password, "\r\n")] = '\0';
+    if (sodium_init() < 0)
+        return 1;
+    struct store *st = open_store(cfg);
+    if (!st)
+        return 1;
+    enum sl_err err = staff_add(st, name, ta->role, password);
+    sodium_memzero(password, sizeof password);
+    store_close(st);
+    if (err == SL_ELIMIT) {
+        fprintf(stderr, "salon staff add: the password must have at least 12 characters\n");
+        return 2;
+    }
+    if (err) {
+        fprintf(stderr, "salon staff add: %s\n", sl_strerror(err));
+        return 1;
+    }
+    printf("staff account %s (%s) saved\n", name, ta->role);
+    return 0;
+}
+
+static int run_audit_verify(const struct config *cfg)
+{
+    struct store *st = open_store(cfg);
+    if (!st)
+        return 1;
+    bool ok = audit_verify(st, stdout);
+    store_close(st);
+    return ok ? 0 : 1;
 }
 
 static void on_signal(struct loop *loop, uint32_t events, void *ud)
@@ -204,17 +271,36 @@ int main(int argc, char **argv)
     struct config cfg;
     struct ticket_args ta = {0};
     config_defaults(&cfg);
-    bool is_ticket = argc > 1 && !strcmp(argv[1], "ticket");
-    if (is_ticket) {
-        argv[1] = argv[0];
-        argc--;
-        argv++;
+    /* Subcommands: "ticket", "staff add NAME", "audit verify". */
+    const char *sub = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
+    const char *staff_name = NULL;
+    int shift = 0;
+    if (sub && !strcmp(sub, "ticket")) {
+        shift = 1;
+    } else if (sub && !strcmp(sub, "staff") && argc > 3 && !strcmp(argv[2], "add")) {
+        staff_name = argv[3];
+        shift = 3;
+    } else if (sub && !strcmp(sub, "audit") && argc > 2 && !strcmp(argv[2], "verify")) {
+        shift = 2;
+    } else if (sub) {
+        fprintf(stderr, "salon: unknown command '%s'\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    if (shift) {
+        argv[shift] = argv[0];
+        argc -= shift;
+        argv += shift;
     }
     if (!parse_args(argc, argv, &cfg, &ta))
         return 2;
     log_set_level((enum log_level)log_level_parse(cfg.log_level));
-    if (is_ticket)
+    if (sub && !strcmp(sub, "ticket"))
         return run_ticket(&cfg, &ta);
+    if (sub && !strcmp(sub, "staff"))
+        return run_staff(&cfg, &ta, staff_name);
+    if (sub && !strcmp(sub, "audit"))
+        return run_audit_verify(&cfg);
 
     signal(SIGPIPE, SIG_IGN);
     /* Block the shutdown signals before any thread exists, so every thread
@@ -258,6 +344,11 @@ int main(int argc, char **argv)
     irc_init();
     history_init(s.store, 0);
     session_init(s.store, clock_wall_ms());
+    policy_bans_init(s.store, clock_wall_ms());
+    audit_init(s.store);
+    report_init(s.store);
+    staff_init(s.store);
+    fanout_set_server_name(cfg.server_name);
     for (size_t i = 0; i < cfg.nrooms; i++)
         room_add_catalogue(cfg.rooms[i].name, cfg.rooms[i].topic, cfg.rooms[i].category);
     history_started();

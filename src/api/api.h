@@ -14,5 +14,7 @@ struct api_config {
 
 /* Registers the routes with transport/http; call once at start-up. */
 void api_init(const struct api_config *cfg);
+/* Registers the staff and report routes (api/mod.c). */
+void api_mod_init(void);
 
 #endif

@@ -204,9 +204,14 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
     int gender = -1;
     /* The age rule first: a device locked for age learns nothing else. */
     struct verdict v = policy_check(&(struct action){
-        .kind = ACTION_ENTER, .device = device, .wall_ms = clock_wall_ms(),
+        .kind = ACTION_ENTER, .device = device, .addr = c->addr, .wall_ms = clock_wall_ms(),
         .age = json_is_integer(jage) && json_integer_value(jage) >= 0 &&
                        json_integer_value(jage) <= 1000 ? (int)json_integer_value(jage) : 18});
+    if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "banned")) {
+        json_decref(body);
+        send_error(c, 403, "banned", NULL, v.reason, headers);
+        return SL_OK;
+    }
     if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "age_locked")) {
         json_decref(body);
         json_t *e = json_pack("{s:s, s:n, s:s, s:I}", "code", "age_locked", "field",
@@ -267,6 +272,7 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
     memset(&t, 0, sizeof t);
     ticket_new_session_id(t.session);
     snprintf(t.nick, sizeof t.nick, "%s", nick);
+    snprintf(t.device, sizeof t.device, "%s", device);
     t.profile.age = (int)json_integer_value(jage);
     t.profile.gender = (enum gender)gender;
     snprintf(t.profile.region, sizeof t.profile.region, "%s", json_string_value(jregion));
@@ -335,4 +341,5 @@ void api_init(const struct api_config *c)
     http_route_add("PUT", "/api/v1/session", session_route);
     http_route_add("GET", "/api/v1/rooms", rooms_route);
     http_route_add("POST", "/api/v1/rooms", rooms_route);
+    api_mod_init();
 }

@@ -1,11 +1,23 @@
 #include "core/fanout.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/user.h"
 #include "lib/outq.h"
 
 static fanout_format_fn *formatter;
+static char server_name[64] = "salon";
+
+void fanout_set_server_name(const char *name)
+{
+    snprintf(server_name, sizeof server_name, "%s", name);
+}
+
+const char *fanout_server_name(void)
+{
+    return server_name;
+}
 
 void fanout_set_formatter(fanout_format_fn *fn)
 {

@@ -39,6 +39,9 @@ enum {
 typedef size_t fanout_format_fn(char *out, size_t cap, const struct event *ev,
                                 unsigned tags);
 void fanout_set_formatter(fanout_format_fn *fn);
+/* The server's name, as the source of server notices from core. */
+void fanout_set_server_name(const char *name);
+const char *fanout_server_name(void);
 
 /* One delivery round: each distinct (tag set, framing) encoding of ev is
  * built once, on first need, and shared by reference with every recipient.

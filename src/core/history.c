@@ -20,7 +20,28 @@ struct history {
     unsigned cap, head, count;
     bool is_complete;       /* memory holds every message the key has */
     struct history *older, *newer;  /* private rings, oldest first */
+    struct history *prev_all, *next_all;    /* every ring, for lookups */
 };
+
+static struct history *all_rings;
+
+static void link_all(struct history *h)
+{
+    h->next_all = all_rings;
+    if (all_rings)
+        all_rings->prev_all = h;
+    all_rings = h;
+}
+
+static void unlink_all(struct history *h)
+{
+    if (h->prev_all)
+        h->prev_all->next_all = h->next_all;
+    else
+        all_rings = h->next_all;
+    if (h->next_all)
+        h->next_all->prev_all = h->prev_all;
+}
 
 static struct store *store;
 static bool is_starting = true;
@@ -116,6 +137,7 @@ static struct history *history_new(const char *key, unsigned cap)
     struct history *h = xcalloc(1, sizeof *h);
     h->key = xstrdup(key);
     h->cap = cap;
+    link_all(h);
     return h;
 }
 
@@ -135,6 +157,7 @@ void history_close(struct history *h)
 {
     if (!h)
         return;
+    unlink_all(h);
     for (unsigned i = 0; i < h->count; i++)
         free(h->ring[(h->head + i) % h->cap]);
     free(h->ring);
@@ -215,4 +238,51 @@ bool history_latest(struct history *h, size_t limit, store_msg_fn *fn, void *ud)
     for (size_t i = h->count - n; i < h->count; i++)
         fn(&h->ring[(h->head + i) % h->cap]->m, ud);
     return true;
+}
+
+const struct store_msg *history_lookup(const char *msgid, struct history **out)
+{
+    for (struct history *h = all_rings; h; h = h->next_all) {
+        for (unsigned i = 0; i < h->count; i++) {
+            struct entry *e = h->ring[(h->head + i) % h->cap];
+            if (strcmp(e->m.msgid, msgid) == 0) {
+                *out = h;
+                return &e->m;
+            }
+        }
+    }
+    return NULL;
+}
+
+size_t history_snapshot(const struct history *h, const struct store_msg **out, size_t max)
+{
+    size_t n = h->count < max ? h->count : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = &h->ring[(h->head + h->count - n + i) % h->cap]->m;
+    return n;
+}
+
+const char *history_key(const struct history *h)
+{
+    return h->key;
+}
+
+bool history_remove(const char *msgid)
+{
+    if (store)
+        store_remove_message(store, msgid);
+    for (struct history *h = all_rings; h; h = h->next_all) {
+        for (unsigned i = 0; i < h->count; i++) {
+            unsigned at = (h->head + i) % h->cap;
+            if (strcmp(h->ring[at]->m.msgid, msgid) != 0)
+                continue;
+            free(h->ring[at]);
+            /* Close the gap, keeping order. */
+            for (unsigned k = i; k + 1 < h->count; k++)
+                h->ring[(h->head + k) % h->cap] = h->ring[(h->head + k + 1) % h->cap];
+            h->count--;
+            return true;
+        }
+    }
+    return false;
 }

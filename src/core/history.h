@@ -36,6 +36,17 @@ void history_add(struct history *h, const struct store_msg *m);
  * else returns false and the caller asks storage. */
 bool history_latest(struct history *h, size_t limit, store_msg_fn *fn, void *ud);
 
+/* Finds msgid in any ring in memory: sets *h and returns the message, or
+ * NULL. For reports (rare: a linear scan is fine). */
+const struct store_msg *history_lookup(const char *msgid, struct history **h);
+/* Up to max pointers to the messages of h, oldest first (valid until h
+ * changes). Returns how many. */
+size_t history_snapshot(const struct history *h, const struct store_msg **out, size_t max);
+/* The key of h ("#room" folded, or "@A@B"). */
+const char *history_key(const struct history *h);
+/* Removes msgid from memory and storage; true when it was in memory. */
+bool history_remove(const char *msgid);
+
 /* Time of the newest message in memory, or -1 when there is none. */
 int64_t history_last_time(const struct history *h);
 

@@ -38,8 +38,9 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
 {
     if (room_can_send(r, u) != ROOM_OK)
         return SL_EPERM;
-    struct verdict v = policy_check(&(struct action){.kind = ACTION_SAY_ROOM, .nick = u->nick,
-                                                     .target = r->name, .text = text});
+    struct verdict v = policy_check(&(struct action){
+        .kind = ACTION_SAY_ROOM, .nick = u->nick, .target = r->name, .text = text,
+        .session = u->session, .muted_until_ms = u->sess ? u->sess->muted_until_ms : 0});
     if (v.kind != VERDICT_ALLOW) {
         *reason = v.reason ? v.reason : "Message refused";
         return SL_EDENIED;
@@ -122,9 +123,10 @@ enum sl_err message_to_user(struct user *u, struct user *to, const char *command
         pm.is_waiting = rq != NULL;
         pm.held = rq ? rq->nheld : 0;
     }
-    struct verdict v = policy_check(&(struct action){.kind = ACTION_SAY_PRIVATE, .nick = u->nick,
-                                                     .target = to->nick, .text = text,
-                                                     .pm = &pm});
+    struct verdict v = policy_check(&(struct action){
+        .kind = ACTION_SAY_PRIVATE, .nick = u->nick, .target = to->nick, .text = text,
+        .pm = &pm, .session = u->session,
+        .muted_until_ms = from ? from->muted_until_ms : 0});
     int64_t now = clock_wall_ms();
     u->idle_since_ms = now;
     if (v.kind == VERDICT_DENY || (v.kind == VERDICT_HOLD && is_tagmsg(command))) {

@@ -229,6 +229,8 @@ enum room_deny room_join(struct user *u, const char *name, const char *key,
             return ROOM_CREATION_OFF;
         r = room_new(name);
         modes = ROOM_MEMBER_OP;
+    } else if (r->is_closed) {
+        return ROOM_NO_SUCH;
     } else {
         bool invited = take_invite(r, u);
         if (room_is_banned(r, u) && !invited)

@@ -61,6 +61,7 @@ struct room {
     uint32_t modes;                 /* ROOM_MODE_* */
     enum room_category category;
     bool is_catalogue;              /* from configuration: never removed */
+    bool is_closed;                 /* closed by a moderator: no joins */
     struct user **members;
     uint32_t nmembers, members_cap;
     char **bans;                    /* +b masks */

@@ -54,6 +54,7 @@ struct session {
     struct id_list ignored;         /* nothing from them reaches me */
     struct pm_request *requests;    /* waiting for my answer */
     unsigned users;                 /* connected users on this session */
+    int64_t muted_until_ms;         /* wall clock; 0: not muted */
     bool is_persistent;             /* ticket-backed: kept in storage */
 };
 

@@ -97,14 +97,14 @@ enum sl_err ticket_mint(const struct ticket *t, char *out, size_t cap)
 {
     if (!has_key)
         return SL_EINVAL;
-    if (!field_ok(t->nick) || !field_ok(t->profile.region) ||
+    if (!field_ok(t->nick) || !field_ok(t->profile.region) || !field_ok(t->device) ||
         strlen(t->session) != SESSION_ID_LEN || !field_ok(t->session))
         return SL_EINVAL;
     char payload[256];
-    int n = snprintf(payload, sizeof payload, "%s|%d|%s|%s|%d|%" PRId64 "|%" PRId64 "|%s",
+    int n = snprintf(payload, sizeof payload, "%s|%d|%s|%s|%d|%" PRId64 "|%" PRId64 "|%s|%s",
                      t->session, t->profile.age, ticket_gender_name(t->profile.gender),
                      t->profile.region, t->profile.show_region ? 1 : 0, t->issued_ms,
-                     t->expires_ms, t->nick);
+                     t->expires_ms, t->nick, t->device);
     if (n < 0 || (size_t)n >= sizeof payload)
         return SL_ELIMIT;
     unsigned char sig[crypto_sign_BYTES];
@@ -146,12 +146,12 @@ enum sl_err ticket_verify(const char *s, int64_t now_wall_ms, struct ticket *t)
         return SL_EINVAL;
 
     /* Signed by us, so well-formed unless the format changed: parse strictly. */
-    char *fields[8];
+    char *fields[9];
     int nf = 0;
     char *rest = payload, *f;
-    while ((f = strsep(&rest, "|")) != NULL && nf < 8)
+    while ((f = strsep(&rest, "|")) != NULL && nf < 9)
         fields[nf++] = f;
-    if (nf != 8 || f || strlen(fields[0]) != SESSION_ID_LEN)
+    if (nf < 8 || f || strlen(fields[0]) != SESSION_ID_LEN)
         return SL_EINVAL;
     memset(t, 0, sizeof *t);
     snprintf(t->session, sizeof t->session, "%s", fields[0]);
@@ -164,6 +164,8 @@ enum sl_err ticket_verify(const char *s, int64_t now_wall_ms, struct ticket *t)
     t->expires_ms = strtoll(fields[6], NULL, 10);
     t->profile.session_created_ms = t->issued_ms;
     snprintf(t->nick, sizeof t->nick, "%s", fields[7]);
+    if (nf == 9)
+        snprintf(t->device, sizeof t->device, "%s", fields[8]);
     if (now_wall_ms >= t->expires_ms)
         return SL_EPERM;
     return SL_OK;

@@ -15,12 +15,14 @@
  * key is generated on first start and kept in the data directory.
  *
  * Wire form: "v1." base64url(payload) "." base64url(signature), where the
- * payload is "session|age|gender|region|show_region|issued_ms|expires_ms|nick". */
+ * payload is "session|age|gender|region|show_region|issued_ms|expires_ms|nick|device"
+ * (device may be empty: tickets minted on the command line have none). */
 #define TICKET_MAX 400
 
 struct ticket {
     char session[SESSION_ID_LEN + 1];
     char nick[NICK_MAX + 1];
+    char device[SESSION_ID_LEN + 1];    /* the browser's device id, or "" */
     struct profile profile;
     int64_t issued_ms;
     int64_t expires_ms;

@@ -52,6 +52,8 @@ struct user {
     char ident[USER_IDENT_MAX + 1];
     char host[24];                  /* a cloak: addresses are never shown */
     char session[SESSION_ID_LEN + 1];
+    char device[SESSION_ID_LEN + 1];    /* from the ticket; "" when unknown */
+    uint8_t addr[16];                   /* staff and bans only: never shown */
     char *realname;
     char *away;                     /* NULL: present */
     struct profile profile;

@@ -52,6 +52,9 @@ static const struct command commands[] = {
     {"LUSERS", cmd_lusers, AFTER_REG, 0, 1},
     {"JOIN", cmd_join, AFTER_REG, 1, 2},
     {"PMPOLICY", cmd_pmpolicy, AFTER_REG, 0, 1},
+    {"REPORT", cmd_report, AFTER_REG, 2, 2},
+    {"APPEAL", cmd_appeal, AFTER_REG, 1, 2},
+    {"OPER", cmd_oper, AFTER_REG, 2, 5},
     {"PMACCEPT", cmd_pmaccept, AFTER_REG, 1, 1},
     {"PMDECLINE", cmd_pmdecline, AFTER_REG, 1, 1},
     {"IGNORE", cmd_ignore, AFTER_REG, 0, 1},
@@ -179,6 +182,7 @@ struct irc_client *irc_client_new(struct outq *out, const uint8_t addr[16],
     char session[SESSION_ID_LEN + 1];
     ticket_new_session_id(session);
     c->user = user_new(out, session);
+    memcpy(c->user->addr, addr, 16);
     c->next = clients;
     if (clients)
         clients->prev = c;

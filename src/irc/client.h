@@ -34,6 +34,7 @@ struct irc_client {
     int64_t ping_sent_ms;               /* monotonic; 0: no PING waiting */
     int64_t created_ms;                 /* monotonic */
     int64_t ticket_expires_ms;          /* wall clock; 0 without a ticket */
+    char staff[33];                     /* staff name after OPER, or "" */
     uint32_t caps;
     uint32_t refs;                      /* 1 + storage queries in flight */
     uint8_t addr[16];
@@ -70,6 +71,7 @@ typedef enum sl_err irc_handler_fn(struct irc_client *c, struct irc_msg *m);
 irc_handler_fn cmd_cap, cmd_pass, cmd_nick, cmd_user, cmd_ping, cmd_pong, cmd_quit;
 irc_handler_fn cmd_motd, cmd_lusers;
 irc_handler_fn cmd_pmpolicy, cmd_pmaccept, cmd_pmdecline, cmd_ignore, cmd_unignore;
+irc_handler_fn cmd_report, cmd_appeal, cmd_oper;
 irc_handler_fn cmd_join, cmd_part, cmd_topic, cmd_names, cmd_list, cmd_mode, cmd_kick,
     cmd_invite;
 irc_handler_fn cmd_privmsg, cmd_notice, cmd_tagmsg, cmd_away;

@@ -126,6 +126,7 @@ enum sl_err cmd_pass(struct irc_client *c, struct irc_msg *m)
     u->profile = t.profile;
     c->has_ticket = true;
     c->ticket_expires_ms = t.expires_ms;
+    snprintf(u->device, sizeof u->device, "%s", t.device);
     return SL_OK;
 }
 
@@ -140,7 +141,10 @@ enum sl_err cmd_nick(struct irc_client *c, struct irc_msg *m)
         irc_reply(c, ERR_ERRONEUSNICKNAME, "%s :Erroneous nickname", nick);
         return SL_OK;
     }
-    struct verdict v = policy_check(&(struct action){.kind = ACTION_NICK, .nick = nick});
+    struct user *me = c->user;
+    struct verdict v = policy_check(&(struct action){.kind = ACTION_NICK, .nick = nick,
+                                                     .session = me->session,
+                                                     .device = me->device, .addr = me->addr});
     if (v.kind != VERDICT_ALLOW) {
         irc_reply(c, ERR_ERRONEUSNICKNAME, "%s :%s", nick, v.reason ? v.reason : "Nickname refused");
         return SL_OK;
@@ -245,9 +249,13 @@ enum sl_err irc_try_register(struct irc_client *c)
         c->has_nick = false;
         return SL_OK;
     }
-    struct verdict v = policy_check(&(struct action){.kind = ACTION_REGISTER, .nick = u->nick});
+    struct verdict v = policy_check(&(struct action){.kind = ACTION_REGISTER, .nick = u->nick,
+                                                     .session = u->session, .device = u->device,
+                                                     .addr = u->addr});
     if (v.kind != VERDICT_ALLOW) {
-        irc_reply(c, ERR_PASSWDMISMATCH, ":%s", v.reason ? v.reason : "Entry refused");
+        bool banned = v.code && !strcmp(v.code, "banned");
+        irc_reply(c, banned ? "465" : ERR_PASSWDMISMATCH, ":%s",
+                  v.reason ? v.reason : "Entry refused");
         irc_set_quit_reason(c, "%s", v.reason ? v.reason : "Entry refused");
         return SL_ECLOSED;
     }

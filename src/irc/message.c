@@ -82,6 +82,11 @@ static enum sl_err send_message(struct irc_client *c, struct irc_msg *m, const c
                 continue;
             }
             err = message_to_room(c->user, r, command, text, ctags, &reason);
+            if (err == SL_EDENIED) {
+                irc_send(c, ":%s FAIL %s MESSAGE_REJECTED %s :%s", irc_cfg.server_name, command,
+                         r->name, reason);
+                continue;
+            }
             if (err == SL_EPERM && !is_notice)
                 irc_reply(c, ERR_CANNOTSENDTOCHAN, "%s :Cannot send to channel", r->name);
         } else {

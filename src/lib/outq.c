@@ -18,6 +18,14 @@ void outq_init(struct outq *q, size_t limit, enum wire_framing framing)
     q->framing = (uint8_t)framing;
 }
 
+void outq_release(struct outq *q)
+{
+    outq_cleanup(q);
+    free(q->close_owned);
+    q->close_owned = NULL;
+    q->close_reason = NULL;
+}
+
 void outq_cleanup(struct outq *q)
 {
     for (uint32_t i = 0; i < q->count; i++)
@@ -55,6 +63,14 @@ void outq_close(struct outq *q, const char *reason)
         q->close_reason = reason;
     }
     outq_mark_pending(q);
+}
+
+void outq_close_dup(struct outq *q, const char *reason)
+{
+    if (q->is_closing)
+        return;
+    q->close_owned = xstrdup(reason);
+    outq_close(q, q->close_owned);
 }
 
 static void grow(struct outq *q)

@@ -31,7 +31,8 @@ struct outq {
     uint32_t limit;          /* SendQ: most bytes that may wait (0: none) */
     size_t bytes;            /* bytes waiting */
     struct outq *next_pending;
-    const char *close_reason;/* static string, set with is_closing */
+    const char *close_reason;/* set with is_closing: static or close_owned */
+    char *close_owned;       /* an allocated reason (outq_close_dup) */
     uint8_t framing;         /* enum wire_framing of this connection */
     bool is_pending;
     bool is_closing;
@@ -43,6 +44,9 @@ void outq_init(struct outq *q, size_t limit, enum wire_framing framing);
 /* Drops every reference and frees storage. Unlinks nothing: net/ pops
  * pending queues itself and must not keep a closed one on the list. */
 void outq_cleanup(struct outq *q);
+/* outq_cleanup, and frees an allocated close reason: when the connection
+ * itself goes away. */
+void outq_release(struct outq *q);
 
 /* Appends a reference to mb (takes a new reference; the caller keeps its
  * own). If the queue would pass its limit, nothing is queued, the queue is
@@ -61,6 +65,9 @@ enum sl_err outq_printf(struct outq *q, const char *fmt, ...)
  * it on the pending list, so net/ closes the connection at a safe point
  * after flushing what is queued. */
 void outq_close(struct outq *q, const char *reason);
+
+/* Like outq_close, for a reason built at run time (copied). */
+void outq_close_dup(struct outq *q, const char *reason);
 
 /* Writes as much as the kernel takes with writev (IOV_MAX entries per call),
  * at most max_bytes per call so one fast reader cannot starve the rest.

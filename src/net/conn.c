@@ -100,7 +100,7 @@ static void conn_destroy(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     nconns--;
-    outq_cleanup(&c->out);
+    outq_release(&c->out);
     buf_cleanup(&c->in);
     free(c);
 }

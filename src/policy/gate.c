@@ -23,7 +23,9 @@ typedef struct verdict check_fn(const struct action *a);
 
 /* The chain, in order. Cheap structural checks first. */
 static check_fn *const chain[] = {
+    check_ban,
     check_age,
+    check_mute,
     check_connection_limit,
     check_flood,
     check_pm_consent,

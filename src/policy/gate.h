@@ -61,6 +61,8 @@ struct action {
     const char *target;
     const char *text;
     const struct pm_facts *pm;      /* SAY_PRIVATE */
+    const char *session;            /* REGISTER, SAY_*: the actor's session */
+    int64_t muted_until_ms;         /* SAY_*: the actor's mute, 0: none */
     int age;                        /* ENTER: the age given */
     const char *device;             /* ENTER: the device id, or NULL */
     int64_t wall_ms;                /* ENTER: wall clock */
@@ -88,6 +90,35 @@ struct verdict policy_check(const struct action *a);
  * NULL in unit tests) and keeps new ones there. */
 struct store;
 void policy_init_store(struct store *st, int64_t now_wall_ms);
+/* Loads the bans in force (start-up). */
+void policy_bans_init(struct store *st, int64_t now_wall_ms);
+
+/* Bans (docs/moderation.md). A ban matches a session id, a device id, an
+ * address, an address prefix (/24 for IPv4, /64 for IPv6) or a nick
+ * pattern ('*' and '?'), for a time or for good (until_ms 0). */
+enum ban_kind { BAN_SESSION, BAN_DEVICE, BAN_ADDRESS, BAN_PREFIX, BAN_NICK };
+
+struct ban {
+    int64_t id;
+    enum ban_kind kind;
+    char value[64];                 /* id, pattern, or address text */
+    uint8_t addr[16];               /* ADDRESS, PREFIX */
+    int64_t until_ms;               /* wall clock; 0: for good */
+    int64_t created_ms;
+    char reason[256];
+    char by[64];
+};
+
+/* Adds a ban (id assigned, kept in storage); returns its id, or 0 when
+ * value does not parse for kind. */
+int64_t policy_ban_add(enum ban_kind kind, const char *value, int64_t until_ms,
+                       const char *reason, const char *by);
+bool policy_ban_remove(int64_t id);
+int ban_kind_parse(const char *name);       /* -1 when unknown */
+const char *ban_kind_name(enum ban_kind k);
+/* The first ban in force matching these facts (any may be NULL), or NULL. */
+const struct ban *policy_ban_find(const char *session, const char *device,
+                                  const uint8_t *addr, const char *nick, int64_t now_wall_ms);
 
 /* A connection that passed ACTION_CONNECT has ended. */
 void policy_connection_closed(const uint8_t addr[16]);

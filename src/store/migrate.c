@@ -48,6 +48,40 @@ static const char *const migrations[] = {
     " value TEXT NOT NULL,"
     " expires_ms INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (kind, key)) WITHOUT ROWID;",
+
+    /* 4: moderation. Reports keep their evidence (JSON) with them; the
+     * audit log is append-only, each entry chained to the previous one by
+     * hash; staff accounts hold argon2id hashes, never passwords. */
+    "CREATE TABLE reports ("
+    " id INTEGER PRIMARY KEY,"
+    " time_ms INTEGER NOT NULL,"
+    " category TEXT NOT NULL,"
+    " severity INTEGER NOT NULL,"
+    " reporter TEXT NOT NULL,"
+    " reported TEXT NOT NULL,"
+    " reported_nick TEXT NOT NULL,"
+    " place TEXT NOT NULL,"
+    " msgid TEXT NOT NULL,"
+    " comment TEXT NOT NULL,"
+    " evidence TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'open',"
+    " resolution TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX reports_status ON reports(status, severity, time_ms);"
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY,"
+    " time_ms INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE TABLE staff ("
+    " name TEXT PRIMARY KEY,"
+    " role TEXT NOT NULL,"
+    " pwhash TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 int migrate_latest(void)

@@ -107,6 +107,78 @@ typedef void store_record_fn(const char *key, const char *value,
 size_t store_load_records(struct store *st, const char *kind, int64_t now_ms,
                           store_record_fn *fn, void *ud);
 
+/* Removes a message from history (moderation: "delete message"). */
+void store_remove_message(struct store *st, const char *msgid);
+
+/* ---- Moderation: reports, the audit log, staff accounts ---- */
+
+/* A report with the evidence captured when it was made. */
+struct store_report {
+    int64_t id;                 /* set by storage; 0 when adding */
+    int64_t time_ms;
+    const char *category;       /* docs/moderation.md */
+    int severity;               /* higher first in the queue */
+    const char *reporter;       /* session id of the reporter */
+    const char *reported;       /* session id of the reported person */
+    const char *reported_nick;
+    const char *where;          /* "#room", or "private" */
+    const char *msgid;          /* the reported message, or "" */
+    const char *comment;        /* the reporter's words */
+    const char *evidence;       /* JSON: messages with ids, times, sessions, addresses */
+    const char *status;         /* "open", "dismissed", "actioned" */
+    const char *resolution;     /* staff note, "" while open */
+};
+
+/* Called on the loop thread once a durable write is committed (or failed
+ * for good); id is the new row's id. */
+typedef void store_done_fn(enum sl_err err, int64_t id, void *ud);
+
+/* Writes r durably (synchronous=FULL commit) and then calls fn(err, id).
+ * Nothing may tell the reporter "received" before fn runs with SL_OK. */
+void store_add_report(struct store *st, const struct store_report *r,
+                      store_done_fn *fn, void *ud);
+/* The same, synchronously on the calling (loop) thread, for a caller that
+ * must answer in the same turn (an HTTP request): the one place where the
+ * loop waits on disk, because the durability is the point. */
+enum sl_err store_add_report_now(struct store *st, const struct store_report *r, int64_t *id);
+/* Queues a status change of report id. */
+void store_update_report(struct store *st, int64_t id, const char *status,
+                         const char *resolution);
+typedef void store_report_fn(const struct store_report *r, void *ud);
+/* Start-up and command line only (blocks on disk): every report with that
+ * status (NULL: all), oldest first. */
+size_t store_load_reports(struct store *st, const char *status,
+                          store_report_fn *fn, void *ud);
+
+/* One entry of the append-only audit log; each carries the hash of the
+ * previous one (core/audit.c computes them, in order). */
+struct store_audit {
+    int64_t seq;                /* 1, 2, ... (set by the caller) */
+    int64_t time_ms;
+    const char *actor;          /* "staff:NAME", "system", "room-op:NICK" */
+    const char *action;
+    const char *target;
+    const char *detail;
+    const char *prev_hash;      /* hex */
+    const char *hash;           /* hex */
+};
+void store_append_audit(struct store *st, const struct store_audit *a);
+typedef void store_audit_fn(const struct store_audit *a, void *ud);
+/* Start-up and command line only: every entry in seq order. */
+size_t store_scan_audit(struct store *st, store_audit_fn *fn, void *ud);
+
+struct store_staff {
+    const char *name;
+    const char *role;           /* "moderator" or "admin" */
+    const char *pwhash;         /* argon2id string (libsodium) */
+    int64_t created_ms;
+    bool is_disabled;
+};
+/* Command line: creates or replaces a staff account, durably. */
+enum sl_err store_put_staff(struct store *st, const struct store_staff *s);
+typedef void store_staff_fn(const struct store_staff *s, void *ud);
+size_t store_load_staff(struct store *st, store_staff_fn *fn, void *ud);
+
 /* Counters for /healthz and tests. */
 struct store_stats {
     uint64_t written;       /* messages committed */

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "lib/log.h"
 #include "store/hist_sql.h"
 #include "store/migrate.h"
+#include "store/mod_sql.h"
 
 /* The SQLite back end of store.h. See docs/internals/storage.md.
  *
@@ -46,7 +48,8 @@
  * read connection, or an operator's sqlite3 shell) before SQLITE_BUSY. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-enum job_kind { JOB_APPEND, JOB_QUERY, JOB_RECORD };
+enum job_kind { JOB_APPEND, JOB_QUERY, JOB_RECORD, JOB_REPORT, JOB_REPORT_UPDATE, JOB_AUDIT,
+                JOB_STAFF, JOB_REMOVE };
 
 /* One queued unit of work, strings copied into buf (one allocation). */
 struct job {
@@ -58,6 +61,10 @@ struct job {
         const char *kind, *key, *value;
         int64_t expires_ms;
     } record;
+    struct store_report report;     /* JOB_REPORT, JOB_REPORT_UPDATE */
+    struct store_audit audit;       /* JOB_AUDIT */
+    struct store_staff staff;       /* JOB_STAFF */
+    store_done_fn *done;            /* durable jobs: called once committed */
     store_result_fn *fn;
     void *ud;
     char buf[];
@@ -67,6 +74,8 @@ struct job {
 struct completion {
     struct completion *next;
     store_result_fn *fn;
+    store_done_fn *done;            /* a durable write finished (fn NULL) */
+    int64_t id;
     void *ud;
     enum sl_err err;
     struct hist_rows rows;
@@ -78,6 +87,7 @@ struct store {
     sqlite3_stmt *insert;           /* on wdb */
     struct hist_sql *whist;         /* on wdb */
     sqlite3 *rdb;                   /* loop thread: store_recent */
+    sqlite3 *sdb;                   /* loop thread: synchronous report writes */
     struct hist_sql *rhist;         /* on rdb */
     int efd;                        /* eventfd: completions wait */
     pthread_t thread;
@@ -337,6 +347,59 @@ static void write_record(struct store *st, struct job *j)
     free(j);
 }
 
+/* Runs one moderation write in its own transaction, with the message
+ * retry policy. Durable jobs complete on the loop thread afterwards, with
+ * the new row's id, so a report is acknowledged only once it is on disk
+ * (synchronous=FULL). Storage thread. */
+static void write_moderation(struct store *st, struct job *j)
+{
+    int64_t id = 0;
+    int rc = SQLITE_OK;
+    for (int attempt = 1;; attempt++) {
+        switch (j->kind) {
+        case JOB_REPORT:
+            rc = mod_sql_add_report(st->wdb, &j->report, &id);
+            break;
+        case JOB_REPORT_UPDATE:
+            rc = mod_sql_update_report(st->wdb, j->report.id, j->report.status,
+                                       j->report.resolution);
+            break;
+        case JOB_AUDIT:
+            rc = mod_sql_append_audit(st->wdb, &j->audit);
+            break;
+        case JOB_STAFF:
+            rc = mod_sql_put_staff(st->wdb, &j->staff);
+            break;
+        case JOB_REMOVE:
+            rc = mod_sql_remove_message(st->wdb, j->report.msgid);
+            break;
+        default:
+            rc = SQLITE_MISUSE;
+            break;
+        }
+        if (rc == SQLITE_OK || attempt >= STORE_RETRY_MAX)
+            break;
+        pthread_mutex_lock(&st->mu);
+        st->failures++;
+        pthread_mutex_unlock(&st->mu);
+        log_warn("store: %s: moderation write failed (%s); retry %d", st->path,
+                 sqlite3_errstr(rc), attempt);
+        sleep_ms((long)STORE_RETRY_BASE_MS << (attempt - 1));
+    }
+    if (rc != SQLITE_OK)
+        log_error("store: %s: LOST a moderation write (kind %d): %s", st->path, (int)j->kind,
+                  sqlite3_errstr(rc));
+    if (j->done) {
+        struct completion *c = xcalloc(1, sizeof *c);
+        c->done = j->done;
+        c->ud = j->ud;
+        c->id = id;
+        c->err = rc == SQLITE_OK ? SL_OK : SL_EIO;
+        complete(st, c);
+    }
+    free(j);
+}
+
 /* Runs a query in queue order, so it sees every append queued before it.
  * At shutdown the result could never be dispatched: skip it. */
 static void run_query(struct store *st, struct job *j, bool is_stopping)
@@ -387,6 +450,8 @@ static void *store_thread(void *arg)
         pthread_mutex_unlock(&st->mu);
         if (query && query->kind == JOB_RECORD)
             write_record(st, query);
+        else if (query && query->kind != JOB_QUERY)
+            write_moderation(st, query);
         else if (query)
             run_query(st, query, is_stopping);
         else
@@ -398,6 +463,7 @@ static void *store_thread(void *arg)
 /* Frees everything store_open may have set up; the thread must be gone. */
 static void store_free(struct store *st)
 {
+    sqlite3_close(st->sdb);
     hist_sql_free(st->rhist);
     sqlite3_close(st->rdb);
     hist_sql_free(st->whist);
@@ -613,7 +679,10 @@ void store_dispatch(struct store *st)
             .count = c->rows.count,
             .msgs = c->rows.msgs,
         };
-        c->fn(&r, c->ud);
+        if (c->done)
+            c->done(c->err, c->id, c->ud);
+        else
+            c->fn(&r, c->ud);
         completion_free(c);
         c = next;
     }
@@ -678,6 +747,147 @@ size_t store_load_records(struct store *st, const char *kind, int64_t now_ms,
     }
     sqlite3_finalize(stmt);
     return n;
+}
+
+static struct job *job_new(enum job_kind kind, size_t strings)
+{
+    struct job *j = xmalloc(sizeof *j + strings);
+    memset(j, 0, sizeof *j);
+    j->kind = kind;
+    return j;
+}
+
+/* Durable jobs refused by a full queue still complete exactly once. */
+static void enqueue_or_fail(struct store *st, struct job *j)
+{
+    if (enqueue(st, j))
+        return;
+    log_error("store: %s: queue full, moderation write (kind %d) refused", st->path,
+              (int)j->kind);
+    if (j->done) {
+        struct completion *c = xcalloc(1, sizeof *c);
+        c->done = j->done;
+        c->ud = j->ud;
+        c->err = SL_EIO;
+        complete(st, c);
+    }
+    free(j);
+}
+
+void store_add_report(struct store *st, const struct store_report *r,
+                      store_done_fn *fn, void *ud)
+{
+    const char *f[] = {r->category, r->reporter, r->reported, r->reported_nick, r->where,
+                       r->msgid, r->comment, r->evidence};
+    size_t size = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        size += opt_len(f[i] ? f[i] : "");
+    struct job *j = job_new(JOB_REPORT, size);
+    char *p = j->buf;
+    j->report = *r;
+    j->report.category = opt_put(&p, r->category ? r->category : "");
+    j->report.reporter = opt_put(&p, r->reporter ? r->reporter : "");
+    j->report.reported = opt_put(&p, r->reported ? r->reported : "");
+    j->report.reported_nick = opt_put(&p, r->reported_nick ? r->reported_nick : "");
+    j->report.where = opt_put(&p, r->where ? r->where : "");
+    j->report.msgid = opt_put(&p, r->msgid ? r->msgid : "");
+    j->report.comment = opt_put(&p, r->comment ? r->comment : "");
+    j->report.evidence = opt_put(&p, r->evidence ? r->evidence : "[]");
+    j->done = fn;
+    j->ud = ud;
+    enqueue_or_fail(st, j);
+}
+
+enum sl_err store_add_report_now(struct store *st, const struct store_report *r, int64_t *id)
+{
+    if (!st->sdb && conn_open(st->path, false, &st->sdb) != SL_OK)
+        return SL_EIO;
+    int rc = mod_sql_add_report(st->sdb, r, id);
+    if (rc != SQLITE_OK) {
+        log_error("store: %s: report NOT stored: %s", st->path, sqlite3_errstr(rc));
+        return SL_EIO;
+    }
+    return SL_OK;
+}
+
+void store_update_report(struct store *st, int64_t id, const char *status,
+                         const char *resolution)
+{
+    struct job *j = job_new(JOB_REPORT_UPDATE, opt_len(status) + opt_len(resolution ? resolution : ""));
+    char *p = j->buf;
+    j->report.id = id;
+    j->report.status = opt_put(&p, status);
+    j->report.resolution = opt_put(&p, resolution ? resolution : "");
+    enqueue_or_fail(st, j);
+}
+
+void store_append_audit(struct store *st, const struct store_audit *a)
+{
+    const char *f[] = {a->actor, a->action, a->target, a->detail, a->prev_hash, a->hash};
+    size_t size = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        size += opt_len(f[i] ? f[i] : "");
+    struct job *j = job_new(JOB_AUDIT, size);
+    char *p = j->buf;
+    j->audit = *a;
+    j->audit.actor = opt_put(&p, a->actor ? a->actor : "");
+    j->audit.action = opt_put(&p, a->action ? a->action : "");
+    j->audit.target = opt_put(&p, a->target ? a->target : "");
+    j->audit.detail = opt_put(&p, a->detail ? a->detail : "");
+    j->audit.prev_hash = opt_put(&p, a->prev_hash ? a->prev_hash : "");
+    j->audit.hash = opt_put(&p, a->hash ? a->hash : "");
+    enqueue_or_fail(st, j);
+}
+
+void store_remove_message(struct store *st, const char *msgid)
+{
+    struct job *j = job_new(JOB_REMOVE, opt_len(msgid));
+    char *p = j->buf;
+    j->report.msgid = opt_put(&p, msgid);
+    enqueue_or_fail(st, j);
+}
+
+static void staff_done(enum sl_err err, int64_t id, void *ud)
+{
+    (void)id;
+    enum sl_err *out = ud;
+    *out = err;
+}
+
+enum sl_err store_put_staff(struct store *st, const struct store_staff *s)
+{
+    struct job *j = job_new(JOB_STAFF, opt_len(s->name) + opt_len(s->role) + opt_len(s->pwhash));
+    char *p = j->buf;
+    j->staff = *s;
+    j->staff.name = opt_put(&p, s->name);
+    j->staff.role = opt_put(&p, s->role);
+    j->staff.pwhash = opt_put(&p, s->pwhash);
+    enum sl_err result = SL_EAGAIN;
+    j->done = staff_done;
+    j->ud = &result;
+    enqueue_or_fail(st, j);
+    /* The command line has no loop: wait here for the durable completion. */
+    while (result == SL_EAGAIN) {
+        struct pollfd pfd = {.fd = st->efd, .events = POLLIN};
+        poll(&pfd, 1, 1000);
+        store_dispatch(st);
+    }
+    return result;
+}
+
+size_t store_load_reports(struct store *st, const char *status, store_report_fn *fn, void *ud)
+{
+    return mod_sql_load_reports(st->rdb, status, fn, ud);
+}
+
+size_t store_scan_audit(struct store *st, store_audit_fn *fn, void *ud)
+{
+    return mod_sql_scan_audit(st->rdb, fn, ud);
+}
+
+size_t store_load_staff(struct store *st, store_staff_fn *fn, void *ud)
+{
+    return mod_sql_load_staff(st->rdb, fn, ud);
 }
 
 void store_get_stats(struct store *st, struct store_stats *out)

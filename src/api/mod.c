@@ -1,0 +1,446 @@
+/* The staff API (docs/moderation.md): login and logout, the report queue,
+ * a report with its evidence, actions, the audit log; and the users' side:
+ * POST /api/v1/reports and POST /api/v1/appeals. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "core/audit.h"
+#include "store/store.h"
+#include "core/moderation.h"
+#include "core/report.h"
+#include "core/session.h"
+#include "core/staff.h"
+#include "core/ticket.h"
+#include "core/user.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "transport/http.h"
+
+/* Login attempts per address per minute (docs/moderation.md). */
+#define LOGIN_ATTEMPTS_MAX 5
+#define LOGIN_WINDOW_MS 60000
+#define LOGIN_SLOTS 256
+
+struct attempts {
+    uint8_t addr[16];
+    int64_t window_start;
+    unsigned count;
+};
+static struct attempts login_attempts[LOGIN_SLOTS];
+
+static void send_json(struct conn *c, int status, json_t *doc, const char *headers)
+{
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    http_respond(c, status, "application/json", body ? body : "{}", body ? strlen(body) : 2,
+                 headers ? headers : "Cache-Control: no-store\r\n");
+    free(body);
+}
+
+static void send_error(struct conn *c, int status, const char *code, const char *message)
+{
+    send_json(c, status,
+              json_pack("{s:{s:s, s:n, s:s}}", "error", "code", code, "field", "message",
+                        message),
+              NULL);
+}
+
+static bool cookie(const struct http_request *req, const char *name, char *out, size_t cap)
+{
+    const char *h = http_request_header(req, "Cookie");
+    size_t nl = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > nl && !strncmp(h, name, nl) && h[nl] == '=' && len - nl - 1 < cap) {
+            memcpy(out, h + nl + 1, len - nl - 1);
+            out[len - nl - 1] = '\0';
+            return true;
+        }
+        h = end;
+    }
+    return false;
+}
+
+/* The staff session of the request, or NULL after answering 401/403.
+ * State-changing requests must carry the session's CSRF token. */
+static const struct staff_session *require_staff(struct conn *c, const struct http_request *req)
+{
+    char token[STAFF_TOKEN_LEN + 2];
+    const struct staff_session *s = cookie(req, "salon_staff", token, sizeof token)
+                                        ? staff_session_find(token) : NULL;
+    if (!s) {
+        send_error(c, 401, "staff_login_required", "Log in as staff first.");
+        return NULL;
+    }
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        const char *csrf = http_request_header(req, "X-CSRF-Token");
+        if (!csrf || strlen(csrf) != STAFF_TOKEN_LEN || strcmp(csrf, s->csrf) != 0) {
+            send_error(c, 403, "csrf", "Missing or wrong CSRF token.");
+            return NULL;
+        }
+    }
+    return s;
+}
+
+static json_t *body_json(struct conn *c, const struct http_request *req)
+{
+    const char *ctype = http_request_header(req, "Content-Type");
+    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0) {
+        send_error(c, 415, "unsupported_media_type", "Send JSON (application/json).");
+        return NULL;
+    }
+    json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        send_error(c, 400, "invalid_json", "The request is not a JSON object.");
+        return NULL;
+    }
+    return doc;
+}
+
+static bool login_allowed(const uint8_t addr[16])
+{
+    int64_t now = clock_wall_ms();
+    struct attempts *slot = NULL, *oldest = &login_attempts[0];
+    for (int i = 0; i < LOGIN_SLOTS; i++) {
+        if (!memcmp(login_attempts[i].addr, addr, 16) && login_attempts[i].window_start) {
+            slot = &login_attempts[i];
+            break;
+        }
+        if (login_attempts[i].window_start < oldest->window_start)
+            oldest = &login_attempts[i];
+    }
+    if (!slot) {
+        slot = oldest;
+        memcpy(slot->addr, addr, 16);
+        slot->window_start = now;
+        slot->count = 0;
+    }
+    if (now - slot->window_start >= LOGIN_WINDOW_MS) {
+        slot->window_start = now;
+        slot->count = 0;
+    }
+    return ++slot->count <= LOGIN_ATTEMPTS_MAX;
+}
+
+static enum sl_err login_route(struct conn *c, const struct http_request *req)
+{
+    if (!strcmp(req->path, "/api/v1/staff/logout")) {
+        const struct staff_session *s = require_staff(c, req);
+        if (!s)
+            return SL_OK;
+        char actor[64];
+        snprintf(actor, sizeof actor, "staff:%s", s->name);
+        audit_log(actor, "logout", s->name, "dashboard");
+        staff_session_close(s->token);
+        http_respond(c, 204, NULL, "", 0,
+                     "Set-Cookie: salon_staff=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict\r\n");
+        return SL_OK;
+    }
+    if (strcmp(req->path, "/api/v1/staff/login") != 0)
+        return SL_ENOTFOUND;
+    if (!login_allowed(c->addr)) {
+        send_error(c, 429, "too_many_attempts", "Too many attempts; wait a minute.");
+        return SL_OK;
+    }
+    json_t *doc = body_json(c, req);
+    if (!doc)
+        return SL_OK;
+    const char *name = json_string_value(json_object_get(doc, "name"));
+    const char *password = json_string_value(json_object_get(doc, "password"));
+    char role[16];
+    if (!name || !password || !staff_check_password(name, password, role)) {
+        json_decref(doc);
+        log_info("staff login refused");
+        send_error(c, 401, "bad_credentials", "Wrong name or password.");
+        return SL_OK;
+    }
+    const struct staff_session *s = staff_session_open(name, role);
+    char actor[64], headers[256];
+    snprintf(actor, sizeof actor, "staff:%s", name);
+    audit_log(actor, "login", name, "dashboard");
+    snprintf(headers, sizeof headers,
+             "Set-Cookie: salon_staff=%s; Path=/; Max-Age=28800; HttpOnly; SameSite=Strict\r\n"
+             "Cache-Control: no-store\r\n", s->token);
+    send_json(c, 200, json_pack("{s:s, s:s, s:s}", "name", s->name, "role", s->role, "csrf",
+                                s->csrf), headers);
+    json_decref(doc);
+    return SL_OK;
+}
+
+static json_t *report_summary(const struct report *r)
+{
+    char when[CLOCK_ISO_LEN + 1];
+    return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s}", "id", (json_int_t)r->id, "time",
+                     clock_iso8601(r->time_ms, when), "category", r->category, "severity",
+                     r->severity, "where", r->where, "msgid", r->msgid, "comment", r->comment);
+}
+
+static int by_severity_then_age(const void *a, const void *b)
+{
+    const struct report *x = *(struct report *const *)a, *y = *(struct report *const *)b;
+    if (x->severity != y->severity)
+        return y->severity - x->severity;
+    return (x->time_ms > y->time_ms) - (x->time_ms < y->time_ms);
+}
+
+static enum sl_err queue_route(struct conn *c, const struct http_request *req,
+                               const struct staff_session *s)
+{
+    (void)s;
+    (void)req;
+    size_t n = 0;
+    for (struct report *r = report_list(); r; r = r->next)
+        n++;
+    struct report **all = calloc(n ? n : 1, sizeof *all);
+    n = 0;
+    for (struct report *r = report_list(); r; r = r->next)
+        all[n++] = r;
+    qsort(all, n, sizeof *all, by_severity_then_age);
+    /* Grouped by the reported session, groups in the order of their
+     * gravest (then oldest) report. */
+    json_t *groups = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!all[i])
+            continue;
+        json_t *list = json_array();
+        const char *who = all[i]->reported;
+        json_t *g = json_pack("{s:s, s:s, s:i}", "reported", who, "reported_nick",
+                              all[i]->reported_nick, "severity", all[i]->severity);
+        for (size_t k = i; k < n; k++) {
+            if (all[k] && !strcmp(all[k]->reported, who)) {
+                json_array_append_new(list, report_summary(all[k]));
+                all[k] = NULL;
+            }
+        }
+        json_object_set_new(g, "reports", list);
+        json_array_append_new(groups, g);
+    }
+    free(all);
+    send_json(c, 200, json_pack("{s:o}", "groups", groups), NULL);
+    return SL_OK;
+}
+
+static struct user *connected_session(const char *session)
+{
+    size_t pos = 0;
+    for (struct user *u; (u = user_next(&pos)) != NULL;)
+        if (!strcmp(u->session, session))
+            return u;
+    return NULL;
+}
+
+static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_session *s)
+{
+    struct report *r = report_find(id);
+    if (!r) {
+        send_error(c, 404, "not_found", "No such open report.");
+        return SL_OK;
+    }
+    char actor[64], target[32];
+    snprintf(actor, sizeof actor, "staff:%s", s->name);
+    snprintf(target, sizeof target, "report %" PRId64, id);
+    /* Evidence holds private data: every look is audited. */
+    audit_log(actor, "view_report", target, "evidence of %s", r->reported_nick);
+    json_t *doc = report_summary(r);
+    json_t *ev = json_loads(r->evidence, 0, NULL);
+    json_object_set_new(doc, "evidence", ev ? ev : json_array());
+    json_object_set_new(doc, "reported", json_string(r->reported));
+    json_object_set_new(doc, "reported_nick", json_string(r->reported_nick));
+    struct user *u = connected_session(r->reported);
+    struct session *sess = session_find(r->reported);
+    json_t *profile = json_null();
+    if (sess) {
+        char line[64];
+        session_profile_line(&sess->profile, line, sizeof line);
+        profile = json_pack("{s:s, s:b, s:s?}", "profile", line, "connected", u != NULL,
+                            "nick", u ? u->nick : NULL);
+    }
+    json_object_set_new(doc, "profile", profile);
+    json_t *history = json_array();
+    for (struct report *o = report_list(); o; o = o->next)
+        if (o != r && !strcmp(o->reported, r->reported))
+            json_array_append_new(history, report_summary(o));
+    json_object_set_new(doc, "history", history);
+    json_t *related = json_array();
+    if (u) {
+        size_t pos = 0;
+        for (struct user *o; (o = user_next(&pos)) != NULL;) {
+            if (o == u)
+                continue;
+            bool same_device = u->device[0] && !strcmp(o->device, u->device);
+            bool same_prefix = !memcmp(o->addr, u->addr, 15);
+            if (same_device || same_prefix)
+                json_array_append_new(related, json_pack("{s:s, s:s, s:b, s:b}", "nick", o->nick,
+                                                         "session", o->session, "same_device",
+                                                         same_device, "same_prefix", same_prefix));
+        }
+    }
+    json_object_set_new(doc, "related", related);
+    send_json(c, 200, doc, NULL);
+    return SL_OK;
+}
+
+static const char *str(json_t *doc, const char *key)
+{
+    return json_string_value(json_object_get(doc, key));
+}
+
+static enum sl_err action_route(struct conn *c, const struct http_request *req,
+                                const struct staff_session *s)
+{
+    json_t *doc = body_json(c, req);
+    if (!doc)
+        return SL_OK;
+    char actor[64];
+    snprintf(actor, sizeof actor, "staff:%s", s->name);
+    struct mod_request rq = {
+        .actor = actor, .action = str(doc, "action"), .reason = str(doc, "reason"),
+        .rule = str(doc, "rule"), .session = str(doc, "session"), .nick = str(doc, "nick"),
+        .msgid = str(doc, "msgid"), .room = str(doc, "room"), .ban_by = str(doc, "ban_by"),
+        .pattern = str(doc, "pattern"),
+        .report_id = json_integer_value(json_object_get(doc, "report_id")),
+        .duration_s = json_integer_value(json_object_get(doc, "duration_s")),
+    };
+    int64_t id = 0;
+    const char *error = "refused";
+    enum sl_err err = moderation_act(&rq, &id, &error);
+    json_decref(doc);
+    if (err) {
+        send_error(c, err == SL_ENOTFOUND ? 404 : 400,
+                   err == SL_ENOTFOUND ? "not_found" : "invalid_action", error);
+        return SL_OK;
+    }
+    send_json(c, 200, json_pack("{s:I}", "action_id", (json_int_t)id), NULL);
+    return SL_OK;
+}
+
+
+static void audit_row(const struct store_audit *a, void *ud)
+{
+    char when[CLOCK_ISO_LEN + 1];
+    json_array_append_new(ud, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "seq",
+                                        (json_int_t)a->seq, "time", clock_iso8601(a->time_ms, when),
+                                        "actor", a->actor, "action", a->action, "target",
+                                        a->target, "detail", a->detail));
+}
+
+static enum sl_err mod_route(struct conn *c, const struct http_request *req)
+{
+    if (strncmp(req->path, "/api/v1/mod/", 12) != 0)
+        return SL_ENOTFOUND;
+    const struct staff_session *s = require_staff(c, req);
+    if (!s)
+        return SL_OK;
+    const char *rest = req->path + 12;
+    bool is_get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+    if (!strcmp(rest, "reports") && is_get)
+        return queue_route(c, req, s);
+    if (!strncmp(rest, "reports/", 8) && is_get) {
+        char *end = NULL;
+        long long id = strtoll(rest + 8, &end, 10);
+        if (*end || id <= 0)
+            return SL_ENOTFOUND;
+        return report_route(c, id, s);
+    }
+    if (!strcmp(rest, "actions") && !strcmp(req->method, "POST"))
+        return action_route(c, req, s);
+    if (!strcmp(rest, "audit") && is_get) {
+        json_t *list = json_array();
+        audit_recent(audit_row, list);
+        send_json(c, 200, json_pack("{s:o}", "entries", list), NULL);
+        return SL_OK;
+    }
+    send_error(c, 404, "not_found", "No such endpoint.");
+    return SL_OK;
+}
+
+/* POST /api/v1/reports: a user's report, from the page. The reporter is
+ * the session of the ticket cookie, connected now. The report is written
+ * synchronously: the answer "201 {id}" means it is on disk. */
+static enum sl_err user_report_route(struct conn *c, const struct http_request *req)
+{
+    bool is_appeal = !strcmp(req->path, "/api/v1/appeals");
+    if (!is_appeal && strcmp(req->path, "/api/v1/reports") != 0)
+        return SL_ENOTFOUND;
+    char text[TICKET_MAX + 2];
+    struct ticket t;
+    bool has_session = cookie(req, "salon_ticket", text, sizeof text) &&
+                       ticket_verify(text, clock_wall_ms(), &t) == SL_OK;
+    json_t *doc = body_json(c, req);
+    if (!doc)
+        return SL_OK;
+    if (is_appeal) {
+        json_int_t action = json_integer_value(json_object_get(doc, "action_id"));
+        const char *words = str(doc, "text");
+        char who[SESSION_ID_LEN + 1];
+        if (has_session)
+            snprintf(who, sizeof who, "%s", t.session);
+        else if (!cookie(req, "salon_device", who, sizeof who))
+            snprintf(who, sizeof who, "anonymous");
+        if (action <= 0 || !words || !words[0]) {
+            json_decref(doc);
+            send_error(c, 400, "invalid_field", "Give the action id and your words.");
+            return SL_OK;
+        }
+        int64_t id = 0;
+        enum sl_err err = report_create_appeal(who, action, words, NULL, NULL, &id);
+        json_decref(doc);
+        if (err) {
+            send_error(c, 503, "temporary_error", "Your appeal could not be saved; try again.");
+            return SL_OK;
+        }
+        send_json(c, 201, json_pack("{s:I}", "id", (json_int_t)id), NULL);
+        return SL_OK;
+    }
+    if (!has_session) {
+        json_decref(doc);
+        send_error(c, 401, "no_session", "Enter first.");
+        return SL_OK;
+    }
+    struct user *by = connected_session(t.session);
+    const char *target = str(doc, "target"), *category = str(doc, "category");
+    if (!by || !target || !category || report_severity(category) < 0 ||
+        !strcmp(category, "appeal")) {
+        json_decref(doc);
+        send_error(c, 400, by ? "invalid_field" : "not_connected",
+                   by ? "target and a known category are required." : "Connect to chat first.");
+        return SL_OK;
+    }
+    const char *comment = str(doc, "comment");
+    struct user *reported = user_find(target);
+    int64_t id = 0;
+    enum sl_err err = reported == by ? SL_EINVAL
+                      : report_create(by, reported, reported ? NULL : target, category,
+                                      comment ? comment : "", NULL, NULL, &id);
+    json_decref(doc);
+    if (err == SL_EIO) {
+        send_error(c, 503, "temporary_error", "Your report could not be saved; try again.");
+        return SL_OK;
+    }
+    if (err) {
+        send_error(c, 404, "unknown_target", "No such person or recent message.");
+        return SL_OK;
+    }
+    /* Only now, with the report on disk, is it "received". */
+    send_json(c, 201, json_pack("{s:I}", "id", (json_int_t)id), NULL);
+    return SL_OK;
+}
+
+void api_mod_init(void)
+{
+    http_route_add("POST", "/api/v1/staff/", login_route);
+    http_route_add("GET", "/api/v1/mod/", mod_route);
+    http_route_add("POST", "/api/v1/mod/", mod_route);
+    http_route_add("POST", "/api/v1/reports", user_report_route);
+    http_route_add("POST", "/api/v1/appeals", user_report_route);
+}

@@ -1,0 +1,245 @@
+#include "core/moderation.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/audit.h"
+#include "core/fanout.h"
+#include "core/history.h"
+#include "core/report.h"
+#include "core/room.h"
+#include "core/session.h"
+#include "core/user.h"
+#include "lib/clock.h"
+#include "lib/outq.h"
+#include "policy/gate.h"
+
+#define APPEAL_ROUTE "To appeal, send APPEAL <action id> :<your words> or use the appeal form"
+
+/* Sends "NOTE MODERATION <ACTION> <id> :<what>, because <reason> (rule:
+ * <rule>). To appeal ..." to u. */
+static void statement(struct user *u, const char *action, int64_t id, const char *what,
+                      const char *reason, const char *rule)
+{
+    char upper[32], idtext[24], text[700];
+    size_t i = 0;
+    for (; action[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)(action[i] >= 'a' && action[i] <= 'z' ? action[i] - 32 : action[i]);
+    upper[i] = '\0';
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    snprintf(text, sizeof text, "%s, because %s (rule: %s). %s.", what, reason,
+             rule && rule[0] ? rule : "house rules", APPEAL_ROUTE);
+    struct event ev = {.time_ms = clock_wall_ms(), .source = fanout_server_name(),
+                       .command = "NOTE", .params = {"MODERATION", upper, idtext, text},
+                       .nparams = 4};
+    fanout_one(u, &ev);
+}
+
+static void disconnect(struct user *u, const char *why, int64_t id)
+{
+    char reason[400];
+    snprintf(reason, sizeof reason, "%s, action %" PRId64, why, id);
+    outq_close_dup(u->out, reason);
+}
+
+static struct user *find_user(const struct mod_request *rq)
+{
+    if (rq->nick && rq->nick[0])
+        return user_find(rq->nick);
+    if (rq->session && rq->session[0]) {
+        size_t pos = 0;
+        for (struct user *u; (u = user_next(&pos)) != NULL;)
+            if (strcmp(u->session, rq->session) == 0)
+                return u;
+    }
+    return NULL;
+}
+
+unsigned moderation_enforce_bans(void)
+{
+    unsigned n = 0;
+    int64_t now = clock_wall_ms();
+    size_t pos = 0;
+    for (struct user *u; (u = user_next(&pos)) != NULL;) {
+        if (u->out->is_closing)
+            continue;
+        const struct ban *b = policy_ban_find(u->session, u->device, u->addr, u->nick, now);
+        if (!b)
+            continue;
+        statement(u, "ban", b->id, "You are banned", b->reason, "");
+        disconnect(u, "Banned", b->id);
+        n++;
+    }
+    return n;
+}
+
+static bool ban_value(const struct mod_request *rq, struct user *u, enum ban_kind kind,
+                      char *out, size_t cap)
+{
+    char addr[64];
+    switch (kind) {
+    case BAN_SESSION:
+        snprintf(out, cap, "%s", u ? u->session : (rq->session ? rq->session : ""));
+        return out[0] != '\0';
+    case BAN_DEVICE:
+        if (!u || !u->device[0])
+            return false;
+        snprintf(out, cap, "%s", u->device);
+        return true;
+    case BAN_ADDRESS:
+    case BAN_PREFIX:
+        if (rq->pattern && rq->pattern[0]) {
+            snprintf(out, cap, "%s", rq->pattern);
+            return true;
+        }
+        if (!u)
+            return false;
+        {
+            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            if (memcmp(u->addr, mapped, 12) == 0)
+                snprintf(addr, sizeof addr, "%u.%u.%u.%u", u->addr[12], u->addr[13],
+                         u->addr[14], u->addr[15]);
+            else
+                snprintf(addr, sizeof addr,
+                         "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+                         u->addr[0], u->addr[1], u->addr[2], u->addr[3], u->addr[4], u->addr[5],
+                         u->addr[6], u->addr[7], u->addr[8], u->addr[9], u->addr[10],
+                         u->addr[11], u->addr[12], u->addr[13], u->addr[14], u->addr[15]);
+        }
+        snprintf(out, cap, "%s", addr);
+        return true;
+    case BAN_NICK:
+        snprintf(out, cap, "%s", rq->pattern && rq->pattern[0] ? rq->pattern : (u ? u->nick : ""));
+        return out[0] != '\0';
+    }
+    return false;
+}
+
+enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id, const char **error)
+{
+    const char *a = rq->action ? rq->action : "";
+    if (!rq->reason || !rq->reason[0]) {
+        *error = "A reason is required";
+        return SL_EINVAL;
+    }
+    struct report *rep = rq->report_id ? report_find(rq->report_id) : NULL;
+    if (rq->report_id && !rep) {
+        *error = "No such open report";
+        return SL_ENOTFOUND;
+    }
+    struct mod_request eff = *rq;
+    if (rep && !eff.session && !eff.nick)
+        eff.session = rep->reported;
+    struct user *u = find_user(&eff);
+    const char *target = eff.nick ? eff.nick : (eff.session ? eff.session : "");
+    int64_t now = clock_wall_ms();
+
+    if (!strcmp(a, "dismiss")) {
+        if (!rep) {
+            *error = "dismiss needs a report_id";
+            return SL_EINVAL;
+        }
+    } else if (!strcmp(a, "warn") || !strcmp(a, "kick") || !strcmp(a, "mute")) {
+        if (!u && strcmp(a, "mute") != 0) {
+            *error = "That person is not connected";
+            return SL_ENOTFOUND;
+        }
+        if (!strcmp(a, "mute")) {
+            struct session *s = u ? u->sess : session_find(eff.session ? eff.session : "");
+            if (!s || rq->duration_s <= 0) {
+                *error = s ? "mute needs duration_s" : "No such session";
+                return s ? SL_EINVAL : SL_ENOTFOUND;
+            }
+            s->muted_until_ms = now + rq->duration_s * 1000;
+        }
+    } else if (!strcmp(a, "delete_message")) {
+        struct history *h;
+        if (!rq->msgid || !history_lookup(rq->msgid, &h)) {
+            *error = "No such message in recent history";
+            return SL_ENOTFOUND;
+        }
+    } else if (!strcmp(a, "close_room")) {
+        if (!rq->room || !room_find(rq->room)) {
+            *error = "No such room";
+            return SL_ENOTFOUND;
+        }
+    } else if (!strcmp(a, "ban")) {
+        int kind = ban_kind_parse(rq->ban_by ? rq->ban_by : "session");
+        char value[64];
+        if (kind < 0 || !ban_value(&eff, u, (enum ban_kind)kind, value, sizeof value)) {
+            *error = "Cannot ban that way: unknown ban_by, or the person is not connected";
+            return SL_EINVAL;
+        }
+        int64_t until = rq->duration_s > 0 ? now + rq->duration_s * 1000 : 0;
+        int64_t ban_id = policy_ban_add((enum ban_kind)kind, value, until, rq->reason, rq->actor);
+        if (!ban_id) {
+            *error = "That ban value does not parse";
+            return SL_EINVAL;
+        }
+        audit_log(rq->actor, "ban", target, "ban %lld by %s %s for %lld s: %s (rule %s)",
+                  (long long)ban_id, ban_kind_name((enum ban_kind)kind), value,
+                  (long long)rq->duration_s, rq->reason, rq->rule ? rq->rule : "");
+    } else {
+        *error = "Unknown action";
+        return SL_EINVAL;
+    }
+
+    /* The action id is the audit entry that records it. */
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s (rule %s)", rq->reason, rq->rule ? rq->rule : "");
+    audit_log(rq->actor, a, target, "%s; report %lld; duration %lld s", detail,
+              (long long)rq->report_id, (long long)rq->duration_s);
+    int64_t id = audit_last_seq();
+    *action_id = id;
+
+    if (!strcmp(a, "warn")) {
+        statement(u, "warn", id, "A moderator warns you", rq->reason, rq->rule);
+    } else if (!strcmp(a, "mute")) {
+        if (u) {
+            char what[96];
+            snprintf(what, sizeof what, "You are muted for %lld minutes",
+                     (long long)((rq->duration_s + 59) / 60));
+            statement(u, "mute", id, what, rq->reason, rq->rule);
+        }
+    } else if (!strcmp(a, "kick")) {
+        statement(u, "kick", id, "You were removed from salon", rq->reason, rq->rule);
+        disconnect(u, "Removed by a moderator", id);
+    } else if (!strcmp(a, "ban")) {
+        moderation_enforce_bans();
+    } else if (!strcmp(a, "delete_message")) {
+        struct history *h;
+        const struct store_msg *m = history_lookup(rq->msgid, &h);
+        char author[NICK_MAX + 1];
+        const char *bang = strchr(m->source, '!');
+        snprintf(author, sizeof author, "%.*s", bang ? (int)(bang - m->source) : NICK_MAX,
+                 m->source);
+        struct room *r = m->target[0] == '#' ? room_find(m->target) : NULL;
+        /* IRCv3 draft/message-redaction: REDACT <target> <msgid> :<reason> */
+        struct event ev = {.time_ms = now, .source = fanout_server_name(), .command = "REDACT",
+                           .params = {m->target, rq->msgid, "Removed by a moderator"},
+                           .nparams = 3};
+        struct user *author_user = user_find(author);
+        if (r)
+            room_broadcast(r, &ev, NULL);
+        if (author_user)
+            statement(author_user, "delete_message", id, "Your message was removed",
+                      rq->reason, rq->rule);
+        history_remove(rq->msgid);
+    } else if (!strcmp(a, "close_room")) {
+        struct room *r = room_find(rq->room);
+        while (r->nmembers > 0) {
+            struct user *m = r->members[r->nmembers - 1];
+            statement(m, "close_room", id, "This room was closed", rq->reason, rq->rule);
+            room_part(m, r, "Room closed by a moderator");
+            r = room_find(rq->room);
+            if (!r)
+                break;
+        }
+        if (r)
+            r->is_closed = true;
+    }
+    if (rep)
+        report_close(rep, strcmp(a, "dismiss") ? "actioned" : "dismissed", rq->reason);
+    return SL_OK;
+}

@@ -1,0 +1,35 @@
+#ifndef SALON_CORE_MODERATION_H
+#define SALON_CORE_MODERATION_H
+
+#include <stdint.h>
+
+#include "lib/err.h"
+
+/* Staff actions (docs/moderation.md). Each is audited; the person affected
+ * receives a statement of reasons (what, why, which rule, how to appeal).
+ * The dashboard API and IRC staff commands both come here. */
+struct mod_request {
+    const char *actor;          /* "staff:alice" */
+    const char *action;         /* dismiss|warn|delete_message|mute|kick|ban|close_room */
+    const char *reason;         /* required */
+    const char *rule;           /* the house rule, may be "" */
+    int64_t report_id;          /* 0: none */
+    const char *session;        /* the person, by session id ... */
+    const char *nick;           /* ... or by nick (connected) */
+    const char *msgid;          /* delete_message */
+    const char *room;           /* close_room */
+    int64_t duration_s;         /* mute, ban (0: for good) */
+    const char *ban_by;         /* session|device|address|prefix|nick */
+    const char *pattern;        /* ban by nick */
+};
+
+/* Carries out rq. Returns SL_OK with *action_id (the audit entry), or
+ * SL_EINVAL / SL_ENOTFOUND with *error (static text). */
+enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id,
+                           const char **error);
+
+/* Disconnects every connected user that a ban in force now matches,
+ * with a statement of reasons. Returns how many. */
+unsigned moderation_enforce_bans(void);
+
+#endif

@@ -1,0 +1,237 @@
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "policy/checks.h"
+#include "store/store.h"
+
+/* Bans live in memory (they are few and checked on every entry) and in
+ * storage records (kind "ban"), so that they survive restarts. */
+#define RECORD_KIND "ban"
+#define BANS_MAX 100000
+
+static struct ban *bans;
+static size_t nbans;
+static int64_t next_id = 1;
+static struct store *store;
+
+static const char *const kind_names[] = {"session", "device", "address", "prefix", "nick"};
+
+int ban_kind_parse(const char *name)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *ban_kind_name(enum ban_kind k)
+{
+    return (unsigned)k < 5 ? kind_names[k] : "?";
+}
+
+/* Parses an IPv4 or IPv6 address into 16 bytes (IPv4-mapped). */
+static bool parse_addr(const char *text, uint8_t out[16])
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, text, &a4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a4, 4);
+        return true;
+    }
+    if (inet_pton(AF_INET6, text, &a6) == 1) {
+        memcpy(out, &a6, 16);
+        return true;
+    }
+    return false;
+}
+
+static bool is_v4(const uint8_t a[16])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, mapped, 12) == 0;
+}
+
+/* /24 for IPv4 (the first 3 bytes), /64 for IPv6 (the first 8 bytes). */
+static bool same_prefix(const uint8_t a[16], const uint8_t b[16])
+{
+    if (is_v4(a) != is_v4(b))
+        return false;
+    return is_v4(a) ? memcmp(a, b, 15) == 0 : memcmp(a, b, 8) == 0;
+}
+
+/* Glob with '*' and '?', ASCII case-insensitive (nick patterns). */
+static bool glob(const char *m, const char *t)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*t) {
+        char a = (*m >= 'A' && *m <= 'Z') ? (char)(*m + 32) : *m;
+        char b = (*t >= 'A' && *t <= 'Z') ? (char)(*t + 32) : *t;
+        if (*m == '*') {
+            star = ++m;
+            resume = t;
+        } else if (*m && (*m == '?' || a == b)) {
+            m++;
+            t++;
+        } else if (star) {
+            m = star;
+            t = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*m == '*')
+        m++;
+    return !*m;
+}
+
+static void save(const struct ban *b)
+{
+    if (!store)
+        return;
+    char key[32], value[512];
+    snprintf(key, sizeof key, "%" PRId64, b->id);
+    snprintf(value, sizeof value, "%s|%s|%" PRId64 "|%s|%s", kind_names[b->kind], b->value,
+             b->created_ms, b->by, b->reason);
+    store_put_record(store, RECORD_KIND, key, value, b->until_ms);
+}
+
+static struct ban *add(enum ban_kind kind, const char *value, int64_t until_ms,
+                       const char *reason, const char *by)
+{
+    struct ban b = {.kind = kind, .until_ms = until_ms, .created_ms = clock_wall_ms()};
+    if (strlen(value) >= sizeof b.value || nbans >= BANS_MAX)
+        return NULL;
+    snprintf(b.value, sizeof b.value, "%s", value);
+    if ((kind == BAN_ADDRESS || kind == BAN_PREFIX) && !parse_addr(value, b.addr))
+        return NULL;
+    if ((kind == BAN_SESSION || kind == BAN_DEVICE) && strlen(value) != 32)
+        return NULL;
+    if (kind == BAN_NICK && !value[0])
+        return NULL;
+    snprintf(b.reason, sizeof b.reason, "%s", reason ? reason : "");
+    snprintf(b.by, sizeof b.by, "%s", by ? by : "");
+    bans = xrealloc(bans, (nbans + 1) * sizeof *bans);
+    bans[nbans] = b;
+    return &bans[nbans++];
+}
+
+int64_t policy_ban_add(enum ban_kind kind, const char *value, int64_t until_ms,
+                       const char *reason, const char *by)
+{
+    struct ban *b = add(kind, value, until_ms, reason, by);
+    if (!b)
+        return 0;
+    b->id = next_id++;
+    save(b);
+    return b->id;
+}
+
+bool policy_ban_remove(int64_t id)
+{
+    for (size_t i = 0; i < nbans; i++) {
+        if (bans[i].id == id) {
+            if (store) {
+                char key[32];
+                snprintf(key, sizeof key, "%" PRId64, id);
+                store_put_record(store, RECORD_KIND, key, NULL, 0);
+            }
+            bans[i] = bans[--nbans];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void load_one(const char *key, const char *value, int64_t expires_ms, void *ud)
+{
+    (void)ud;
+    char copy[512], *rest = copy, *f[5];
+    int nf = 0;
+    snprintf(copy, sizeof copy, "%s", value);
+    for (char *p; nf < 5 && (p = strsep(&rest, "|")) != NULL;)
+        f[nf++] = p;
+    int kind = nf == 5 ? ban_kind_parse(f[0]) : -1;
+    struct ban *b = kind < 0 ? NULL : add((enum ban_kind)kind, f[1], expires_ms, f[4], f[3]);
+    if (!b) {
+        log_warn("ban %s: unreadable record ignored", key);
+        return;
+    }
+    b->id = strtoll(key, NULL, 10);
+    b->created_ms = strtoll(f[2], NULL, 10);
+    if (b->id >= next_id)
+        next_id = b->id + 1;
+}
+
+void policy_bans_init(struct store *st, int64_t now_wall_ms)
+{
+    store = st;
+    if (st)
+        store_load_records(st, RECORD_KIND, now_wall_ms, load_one, NULL);
+}
+
+const struct ban *policy_ban_find(const char *session, const char *device,
+                                  const uint8_t *addr, const char *nick, int64_t now)
+{
+    for (size_t i = 0; i < nbans; i++) {
+        const struct ban *b = &bans[i];
+        if (b->until_ms && b->until_ms <= now)
+            continue;
+        bool hit = false;
+        switch (b->kind) {
+        case BAN_SESSION: hit = session && !strcmp(session, b->value); break;
+        case BAN_DEVICE: hit = device && device[0] && !strcmp(device, b->value); break;
+        case BAN_ADDRESS: hit = addr && !memcmp(addr, b->addr, 16); break;
+        case BAN_PREFIX: hit = addr && same_prefix(addr, b->addr); break;
+        case BAN_NICK: hit = nick && glob(b->value, nick); break;
+        }
+        if (hit)
+            return b;
+    }
+    return NULL;
+}
+
+struct verdict check_ban(const struct action *a)
+{
+    const struct ban *b = NULL;
+    int64_t now = a->wall_ms ? a->wall_ms : clock_wall_ms();
+    switch (a->kind) {
+    case ACTION_CONNECT:
+        b = policy_ban_find(NULL, NULL, a->addr, NULL, now);
+        break;
+    case ACTION_ENTER:
+    case ACTION_REGISTER:
+    case ACTION_NICK:
+        b = policy_ban_find(a->session, a->device, a->addr, a->nick, now);
+        break;
+    default:
+        return (struct verdict){.kind = VERDICT_NONE};
+    }
+    if (!b)
+        return (struct verdict){.kind = VERDICT_NONE};
+    /* The reason names the ban so that an appeal can cite it. */
+    static char reason[400];
+    snprintf(reason, sizeof reason, "You are banned (ban %" PRId64 "%s): %s. To appeal, "
+             "write to the moderators with this ban number.", b->id,
+             b->until_ms ? ", for a time" : "", b->reason);
+    return (struct verdict){.kind = VERDICT_DENY, .code = "banned", .reason = reason,
+                            .retry_ms = b->id};
+}
+
+struct verdict check_mute(const struct action *a)
+{
+    if ((a->kind != ACTION_SAY_ROOM && a->kind != ACTION_SAY_PRIVATE) || !a->muted_until_ms)
+        return (struct verdict){.kind = VERDICT_NONE};
+    int64_t now = a->wall_ms ? a->wall_ms : clock_wall_ms();
+    if (a->muted_until_ms <= now)
+        return (struct verdict){.kind = VERDICT_NONE};
+    return (struct verdict){.kind = VERDICT_DENY, .code = "MUTED",
+                            .reason = "You are muted by a moderator for now"};
+}

@@ -1,0 +1,273 @@
+"""Moderation (docs/moderation.md): reports keep their evidence and are on
+disk before they are acknowledged, staff log in with CSRF protection, bans
+hold (device, prefix), mutes silence, room operators never see addresses,
+and the audit log detects tampering."""
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+
+import pytest
+
+import salonlib
+from salonlib import uniq
+
+pytestmark = pytest.mark.skipif(salonlib.TARGET != "salon", reason="salon-only moderation")
+
+PASSWORD = "correct horse battery staple"
+
+
+def add_staff(srv, name="mod1", role="moderator"):
+    r = subprocess.run([salonlib.SALON_BIN, "staff", "add", name, "--role", role, "--config",
+                        srv.config_path], input=(PASSWORD + "\n").encode(),
+                       capture_output=True, timeout=30, cwd=srv.dir)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def modsrv(server_factory):
+    """A server with a staff account (accounts are read at start-up)."""
+    s = salonlib.Server({"entry": {"open_registration": "false"}})
+    s.write_config()
+    add_staff(s)
+    # start() rewrites the config with new ports: keep the data dir.
+    s.start()
+    yield s
+    s.stop(check=True)
+    s.cleanup()
+
+
+def http(srv, method, path, body=None, headers=None, source=None):
+    data = b"" if body is None else json.dumps(body).encode()
+    head = "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" % (method, path)
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    if body is not None:
+        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+    s = socket.socket()
+    if source:
+        s.bind((source, 0))
+    s.settimeout(salonlib.T)
+    s.connect(("127.0.0.1", srv.http_port))
+    try:
+        s.sendall(head.encode() + b"\r\n" + data)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        raw_head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        status, hdrs, body_b, _ = salonlib.read_http_response(s, salonlib.T, buf)
+        hdrs["_raw"] = raw_head
+        try:
+            doc = json.loads(body_b) if body_b else None
+        except ValueError:
+            doc = None
+        return status, hdrs, doc
+    finally:
+        s.close()
+
+
+def login(srv, name="mod1", password=PASSWORD):
+    status, hdrs, doc = http(srv, "POST", "/api/v1/staff/login", {"name": name, "password": password})
+    assert status == 200, doc
+    token = [ln.split("=", 1)[1].split(";")[0] for ln in hdrs["_raw"].split("\r\n")
+             if ln.lower().startswith("set-cookie: salon_staff=")][0]
+    return {"Cookie": "salon_staff=" + token, "X-CSRF-Token": doc["csrf"]}
+
+
+def enter(srv, nick, kind="tcp", age=30, source=None, caps=()):
+    """A user who entered through the API (so with a device id)."""
+    status, hdrs, doc = http(srv, "POST", "/api/v1/session",
+                             {"nick": nick, "age": age, "gender": "unsaid", "region": "75",
+                              "accept_rules": True}, source=source)
+    assert status == 201, doc
+    device = [ln.split("=", 1)[1].split(";")[0] for ln in hdrs["_raw"].split("\r\n")
+              if ln.lower().startswith("set-cookie: salon_device=")][0]
+    c = srv.client(kind, name=nick)
+    c.send("PASS " + doc["ticket"])
+    c.register(nick, caps=caps)
+    return c, doc["ticket"], device
+
+
+def test_report_is_on_disk_before_ack_and_survives_sigkill(modsrv):
+    srv = modsrv
+    room = "#" + uniq("r")
+    a, _, _ = enter(srv, uniq("Bad"), caps=["message-tags"])
+    b, _, _ = enter(srv, uniq("Vic"), kind="ws", caps=["message-tags"])
+    a.join(room)
+    b.join(room)
+    a.send("PRIVMSG %s :message menacant" % room)
+    msg = b.expect("PRIVMSG", params=[room, "message menacant"])
+    b.send("REPORT %s threat :il me menace" % msg.tags["msgid"])
+    ack = b.expect("NOTE", params=["REPORT", "RECEIVED", None, None])
+    rid = int(ack.params[2])
+    # Killed at once: no chance to flush anything after the acknowledgement.
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait()
+    db = sqlite3.connect(os.path.join(srv.data_dir, "salon.db"))
+    row = db.execute("SELECT category, evidence, msgid FROM reports WHERE id = ?", (rid,)).fetchone()
+    db.close()
+    assert row is not None, "report %d not on disk" % rid
+    assert row[0] == "threat" and row[2] == msg.tags["msgid"]
+    evidence = json.loads(row[1])
+    reported = [m for m in evidence if m["reported"]]
+    assert reported and reported[0]["text"] == "message menacant"
+    assert reported[0]["participant"]["address"] == "127.0.0.1"
+    srv.proc = None
+    srv.start()
+
+
+def test_report_from_the_page_api_and_the_queue(modsrv):
+    srv = modsrv
+    nick_a, nick_b = uniq("Pest"), uniq("Rep")
+    a, _, _ = enter(srv, nick_a)
+    b, tb, _ = enter(srv, nick_b)
+    status, _, doc = http(srv, "POST", "/api/v1/reports",
+                          {"target": nick_a, "category": "harassment", "comment": "il insiste"},
+                          headers={"Cookie": "salon_ticket=" + tb})
+    assert status == 201 and doc["id"] > 0
+    staff = login(srv)
+    status, _, q = http(srv, "GET", "/api/v1/mod/reports", headers=staff)
+    assert status == 200
+    group = [g for g in q["groups"] if g["reported_nick"] == nick_a]
+    assert group and group[0]["reports"][0]["category"] == "harassment"
+    status, _, rep = http(srv, "GET", "/api/v1/mod/reports/%d" % doc["id"], headers=staff)
+    assert status == 200 and rep["comment"] == "il insiste"
+    assert rep["profile"]["connected"] is True
+
+
+def test_user_cannot_use_staff_api_and_csrf_is_required(modsrv):
+    srv = modsrv
+    _, ticket, _ = enter(srv, uniq("Usr"))
+    status, _, doc = http(srv, "GET", "/api/v1/mod/reports",
+                          headers={"Cookie": "salon_ticket=" + ticket})
+    assert status == 401 and doc["error"]["code"] == "staff_login_required"
+    staff = login(srv)
+    no_csrf = {"Cookie": staff["Cookie"]}
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "warn", "nick": "x", "reason": "r"}, headers=no_csrf)
+    assert status == 403 and doc["error"]["code"] == "csrf"
+    wrong = dict(staff, **{"X-CSRF-Token": "0" * 64})
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "warn", "nick": "x", "reason": "r"}, headers=wrong)
+    assert status == 403
+    status, _, doc = http(srv, "POST", "/api/v1/staff/login",
+                          {"name": "mod1", "password": "wrong password!!"})
+    assert status == 401 and doc["error"]["code"] == "bad_credentials"
+
+
+def test_login_is_rate_limited(modsrv):
+    srv = modsrv
+    codes = [http(srv, "POST", "/api/v1/staff/login", {"name": "mod1", "password": "nope nope nope"},
+                  source="127.0.0.9")[0] for _ in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 429
+
+
+def test_banned_device_cannot_reenter_with_a_new_nick(modsrv):
+    srv = modsrv
+    nick = uniq("Ban")
+    c, _, device = enter(srv, nick)
+    staff = login(srv)
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "ban", "nick": nick, "ban_by": "device",
+                           "reason": "harcelement repete", "rule": "harassment"}, headers=staff)
+    assert status == 200, doc
+    note = c.expect("NOTE", params=["MODERATION", "BAN", None, None])
+    assert "harcelement repete" in note.params[-1] and "appeal" in note.params[-1].lower()
+    c.expect("ERROR")
+    c.expect_closed()
+    status, _, err = http(srv, "POST", "/api/v1/session",
+                          {"nick": uniq("Other"), "age": 30, "gender": "man", "region": "75",
+                           "accept_rules": True}, headers={"Cookie": "salon_device=" + device})
+    assert status == 403 and err["error"]["code"] == "banned"
+    assert "ban " in err["error"]["message"]
+
+
+def test_ban_by_prefix_catches_another_address(modsrv):
+    srv = modsrv
+    nick = uniq("Pre")
+    staff = login(srv)
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "ban", "ban_by": "prefix", "pattern": "127.0.0.77",
+                           "reason": "raid", "rule": "spam"}, headers=staff)
+    assert status == 200, doc
+    # 127.0.0.3 is in 127.0.0.0/24: refused at connection.
+    s = socket.socket()
+    s.bind(("127.0.0.3", 0))
+    s.settimeout(salonlib.T)
+    s.connect(("127.0.0.1", srv.irc_port))
+    data = s.recv(4096)
+    s.close()
+    assert b"banned" in data.lower()
+    # And the entry API refuses it too, with the ban id.
+    status, _, err = http(srv, "POST", "/api/v1/session",
+                          {"nick": nick, "age": 30, "gender": "man", "region": "75",
+                           "accept_rules": True}, source="127.0.0.4")
+    assert status == 403 and err["error"]["code"] == "banned"
+
+
+def test_muted_user_reaches_nobody(modsrv):
+    srv = modsrv
+    room = "#" + uniq("m")
+    nm = uniq("Mut")
+    m, _, _ = enter(srv, nm)
+    o, _, _ = enter(srv, uniq("Obs"), kind="ws")
+    m.join(room)
+    o.join(room)
+    staff = login(srv)
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "mute", "nick": nm, "duration_s": 600,
+                           "reason": "insultes", "rule": "harassment"}, headers=staff)
+    assert status == 200, doc
+    m.expect("NOTE", params=["MODERATION", "MUTE", None, None])
+    m.send("PRIVMSG %s :je parle quand meme" % room)
+    m.expect("FAIL", params=["PRIVMSG", "MESSAGE_REJECTED", room, None])
+    o.assert_none("PRIVMSG")
+
+
+def test_room_operator_never_sees_addresses(modsrv):
+    srv = modsrv
+    room = "#" + uniq("own")
+    op, _, _ = enter(srv, uniq("Op"))
+    guest_nick = uniq("Gst")
+    guest, _, _ = enter(srv, guest_nick)
+    op.join(room)
+    guest.join(room)
+    op.send("WHO " + room)
+    who, _ = op.expect_all("352", until="315")
+    op.send("WHOIS " + guest_nick)
+    whois, _ = op.expect_all(None, until="318")
+    op.send("MODE %s +b" % room)
+    op.expect("368")
+    for ln in who + whois:
+        assert "127.0.0.1" not in ln.raw
+    assert all(ln.params[3].endswith(".salon") for ln in who)
+
+
+def test_audit_verify_detects_a_changed_byte(modsrv):
+    srv = modsrv
+    staff = login(srv)
+    victim = uniq("Wrn")
+    enter(srv, victim)
+    status, _, _ = http(srv, "POST", "/api/v1/mod/actions",
+                        {"action": "warn", "nick": victim, "reason": "langage", "rule": "other"},
+                        headers=staff)
+    assert status == 200
+    srv.stop()
+    verify = [salonlib.SALON_BIN, "audit", "verify", "--config", srv.config_path]
+    r = subprocess.run(verify, capture_output=True, timeout=30, cwd=srv.dir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"chain intact" in r.stdout
+    db = sqlite3.connect(os.path.join(srv.data_dir, "salon.db"))
+    detail = db.execute("SELECT detail FROM audit WHERE action = 'warn'").fetchone()[0]
+    changed = ("L" if detail[0] != "L" else "l") + detail[1:]
+    db.execute("UPDATE audit SET detail = ? WHERE action = 'warn'", (changed,))
+    db.commit()
+    db.close()
+    r = subprocess.run(verify, capture_output=True, timeout=30, cwd=srv.dir)
+    assert r.returncode == 1 and b"modified" in r.stdout
+    srv.start()
