@@ -38,6 +38,8 @@ const state = {
   countdown: null,
   dirTimer: null,
   notify: false,
+  modNotes: [],         // statements of reasons received (docs/moderation.md)
+  banned: false,        // a BAN statement or a 465 was received
 };
 
 // ---------------------------------------------------------------- storage
@@ -177,6 +179,12 @@ async function submitEntry(ev) {
   if (err.code === 'session_exists') {
     const again = await api('GET', '/api/v1/session');
     if (again.status === 200 && again.body) { enterChat(again.body); return; }
+  }
+  if (err.code === 'banned') {
+    // The server's message carries the ban id and the appeal route.
+    entryError('banned', null, '');
+    $('e-form').textContent = `${t('err_banned')} ${err.message || ''}`.trim();
+    return;
   }
   if (res.status === 0) { entryError('network', null); return; }
   if (res.status === 413) { entryError('too_large', null); return; }
@@ -654,6 +662,13 @@ function onIrc(msg) {
     case '404':
       systemLine(getBuffer(p[1], 'room', false), t('cannot_send', { room: p[1] }));
       return;
+    case '465': {
+      // Refused at registration by a ban; the text names the ban and the
+      // appeal route, and an ERROR follows (the "removed" state).
+      const id = (/\b(?:ban|action)\s*(?:id\s*)?#?\s*(\d+)/i.exec(last) || [])[1] || '';
+      addModNote('BAN', id, last);
+      return;
+    }
     default:
       // Other errors (4xx/5xx numerics) are shown where the person is.
       if (/^[45]\d\d$/.test(msg.command) && !['433', '464'].includes(msg.command)) systemLine(null, last);
@@ -718,6 +733,11 @@ function standardReply(msg) {
     state.ignores = state.ignores.filter((x) => fold(x) !== fold(nick));
     renderIgnores();
     if (msg.command !== 'FAIL') return;
+  }
+  if (command === 'MODERATION') {
+    // NOTE MODERATION <ACTION> <action id> :<statement of reasons>
+    addModNote((code || '').toUpperCase(), ctx[0] || '', description);
+    return;
   }
   if (command === 'CHATHISTORY' && msg.command === 'FAIL') return; // history is a nicety
   const target = ctx[0] && state.buffers.get(fold(ctx[0]));
@@ -806,12 +826,111 @@ function openUserCard(nick) {
   $('user-card').showModal();
 }
 
+// The report dialog (docs/moderation.md, "Reports"): a message is reported
+// by its msgid when it has one, so the server captures exactly that line
+// and its context; a person (or a message without msgid) by nick.
 let reportNick = '';
+let reportTarget = '';
+let reportSending = false;
 function openReport(nick, m) {
   reportNick = nick;
+  reportTarget = m && m.id ? m.id : nick;
   $('report-what').textContent = m ? t('report_about_msg', { nick, text: m.text.slice(0, 140) })
     : t('report_about_user', { nick });
+  $('report-form').reset();
+  $('report-fields').hidden = false;
+  $('report-send').hidden = false;
+  $('report-close').textContent = t('cancel');
+  $('report-close').dataset.i18n = 'cancel';
+  const result = $('report-result');
+  result.textContent = '';
+  result.className = 'report-result';
+  const e = $('e-report-cat');
+  e.hidden = true;
+  e.textContent = '';
   $('report').showModal();
+}
+
+async function submitReport(ev) {
+  ev.preventDefault();
+  if (reportSending) return;
+  const checked = document.querySelector('input[name=report-cat]:checked');
+  const e = $('e-report-cat');
+  if (!checked) {
+    e.textContent = t('report_choose');
+    e.hidden = false;
+    document.querySelector('input[name=report-cat]').focus();
+    return;
+  }
+  e.hidden = true;
+  const result = $('report-result');
+  result.className = 'report-result';
+  result.textContent = t('report_sending');
+  reportSending = true;
+  $('report-send').disabled = true;
+  const res = await api('POST', '/api/v1/reports', {
+    target: reportTarget, category: checked.value, comment: clean($('report-comment').value.trim()),
+  });
+  reportSending = false;
+  $('report-send').disabled = false;
+  const id = res.body && res.body.id;
+  if (res.status >= 200 && res.status < 300 && id !== undefined && id !== null) {
+    result.textContent = t('report_received', { id });
+    result.classList.add('ok');
+    $('report-fields').hidden = true;
+    $('report-send').hidden = true;
+    $('report-close').textContent = t('close');
+    $('report-close').dataset.i18n = 'close';
+    $('report-close').focus();
+    return;
+  }
+  const err = (res.body && res.body.error) || {};
+  const key = `rerr_${err.code}`;
+  let why;
+  if (res.status === 0) why = t('err_network');
+  else if (t(key) !== key) why = t(key);
+  else why = err.message || t('err_unknown');
+  result.textContent = t('report_failed', { why });
+  result.classList.add('error');
+}
+
+// Statements of reasons: shown above the conversation, whatever is on
+// screen, until dismissed; the newest one is announced (role=alert).
+const MOD_NOTES_KEPT = 5;
+function addModNote(action, id, text) {
+  if (action === 'BAN') state.banned = true;
+  const key = `${action}-${id}-${text.length}`;
+  state.modNotes = state.modNotes.filter((n) => n.key !== key);
+  state.modNotes.unshift({ key, action, id, text, fresh: true });
+  state.modNotes.length = Math.min(state.modNotes.length, MOD_NOTES_KEPT);
+  renderModeration();
+  const b = state.active ? state.buffers.get(state.active) : null;
+  if (b) systemLine(b, t('mod_line', { text }));
+  renderStatus();
+}
+
+function renderModeration() {
+  const ul = $('moderation-list');
+  ul.textContent = '';
+  for (const n of state.modNotes) {
+    const key = `mod_action_${n.action}`;
+    const action = t(key) !== key ? t(key) : n.action.toLowerCase().replace(/_/g, ' ');
+    const head = n.id ? t('mod_decision', { id: n.id, action }) : action;
+    ul.append(h('li', { className: `mod-note mod-${n.action.toLowerCase()}`, role: n.fresh ? 'alert' : null },
+      h('p', { className: 'mod-head' }, h('strong', null, head)),
+      h('p', { className: 'mod-text' }, n.text),
+      n.id ? h('p', { className: 'small mod-appeal' }, t('mod_appeal', { id: n.id })) : null,
+      h('button', {
+        type: 'button', className: 'link-btn mod-dismiss',
+        onclick: () => {
+          state.modNotes = state.modNotes.filter((x) => x !== n);
+          renderModeration();
+          $('composer-input').focus();
+        },
+      }, t('close'), h('span', { className: 'sr-only' }, ` ${head}`))));
+    n.fresh = false;
+  }
+  $('moderation').hidden = state.modNotes.length === 0;
 }
 
 function announce(text) {
@@ -853,8 +972,9 @@ function renderStatus() {
     action.hidden = false;
     action.textContent = t('reconnect_now');
   } else if (s === 'removed') {
-    text.textContent = t('removed', { reason: state.removedReason || '' });
-    action.hidden = false;
+    // After a ban, reconnecting can only be refused again: no button.
+    text.textContent = t(state.banned ? 'removed_ban' : 'removed', { reason: state.removedReason || '' });
+    action.hidden = state.banned;
     action.textContent = t('reconnect');
   } else text.textContent = statusNote;
   if (s === 'registered' && statusNote) {
@@ -1118,6 +1238,9 @@ function leaveChat() {
   state.requests.clear();
   state.active = null;
   state.connState = '';
+  state.banned = false;
+  state.modNotes = [];
+  renderModeration();
 }
 
 async function leaveSalon() {
@@ -1151,6 +1274,7 @@ function relabel() {
   renderMe();
   renderDirectory();
   renderRequests();
+  renderModeration();
   renderIgnores();
   setPmPolicy(state.pmPolicy);
   switchTo(state.active, false);
@@ -1226,6 +1350,9 @@ function bind() {
   $('user-card-ignore').addEventListener('click', () => { $('user-card').close(); ignore(cardNick); });
   $('user-card-report').addEventListener('click', () => { $('user-card').close(); openReport(cardNick); });
   $('report-ignore').addEventListener('click', () => { $('report').close(); ignore(reportNick); });
+  $('report-form').addEventListener('submit', submitReport);
+  $('report-close').addEventListener('click', () => $('report').close());
+
   document.addEventListener('visibilitychange', () => {
     if (document.hidden || !state.active) return;
     const b = state.buffers.get(state.active);
