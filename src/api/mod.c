@@ -1,6 +1,7 @@
 /* The staff API (docs/moderation.md): login and logout, the report queue,
  * a report with its evidence, actions, the audit log; and the users' side:
  * POST /api/v1/reports and POST /api/v1/appeals. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include "core/audit.h"
 #include "store/store.h"
 #include "core/moderation.h"
+#include "core/history.h"
 #include "core/report.h"
+#include "core/room.h"
 #include "core/session.h"
 #include "core/staff.h"
 #include "core/ticket.h"
@@ -325,6 +328,120 @@ static enum sl_err action_route(struct conn *c, const struct http_request *req,
 }
 
 
+/* Query-string value of key (not percent-decoded beyond '+' and %XX). */
+static bool query_get(const char *query, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+            size_t o = 0;
+            for (size_t i = kl + 1; i < len && o + 1 < cap; i++) {
+                char ch = p[i];
+                if (ch == '+') {
+                    ch = ' ';
+                } else if (ch == '%' && i + 2 < len && isxdigit((unsigned char)p[i + 1]) &&
+                           isxdigit((unsigned char)p[i + 2])) {
+                    char hex[3] = {p[i + 1], p[i + 2], 0};
+                    ch = (char)strtol(hex, NULL, 16);
+                    i += 2;
+                }
+                out[o++] = ch;
+            }
+            out[o] = '\0';
+            return true;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static json_t *message_json(const struct store_msg *m)
+{
+    char when[CLOCK_ISO_LEN + 1], nick[NICK_MAX + 1];
+    const char *bang = strchr(m->source, '!');
+    snprintf(nick, sizeof nick, "%.*s", bang ? (int)(bang - m->source) : NICK_MAX, m->source);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "msgid", m->msgid, "time",
+                     clock_iso8601(m->time_ms, when), "room", m->target, "nick", nick, "session",
+                     m->sender, "text", m->text);
+}
+
+static bool contains_folded(const char *hay, const char *needle)
+{
+    if (!needle[0])
+        return true;
+    return strcasestr(hay, needle) != NULL;
+}
+
+/* GET /api/v1/mod/rooms: every room with its members count.
+ * GET /api/v1/mod/rooms/<name>: the recent messages of a public room
+ * (watching a room; audited).
+ * GET /api/v1/mod/search?q=&nick=&room=&since=: recent public-room
+ * messages (memory), never private ones; audited. */
+static enum sl_err rooms_route(struct conn *c, const struct http_request *req,
+                               const struct staff_session *s, const char *rest)
+{
+    char actor[64];
+    snprintf(actor, sizeof actor, "staff:%s", s->name);
+    if (!strcmp(rest, "rooms")) {
+        json_t *list = json_array();
+        size_t pos = 0;
+        for (struct room *r; (r = room_next(&pos)) != NULL;)
+            json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:b, s:b}", "name", r->name,
+                                                  "topic", r->topic ? r->topic : "", "members",
+                                                  (int)r->nmembers, "invite_only",
+                                                  (r->modes & ROOM_MODE_INVITE) != 0, "closed",
+                                                  r->is_closed));
+        send_json(c, 200, json_pack("{s:o}", "rooms", list), NULL);
+        return SL_OK;
+    }
+    const char *want_room = NULL;
+    char q[256] = "", nick[64] = "", room[64] = "", since[64] = "";
+    if (!strncmp(rest, "rooms/", 6)) {
+        /* "%23" or "#": a room name in the path. */
+        snprintf(room, sizeof room, "%s%s", !strncmp(rest + 6, "%23", 3) ? "#" : "",
+                 !strncmp(rest + 6, "%23", 3) ? rest + 9 : rest + 6);
+        want_room = room;
+        if (!room_find(room)) {
+            send_error(c, 404, "not_found", "No such room.");
+            return SL_OK;
+        }
+        audit_log(actor, "watch_room", room, "recent messages");
+    } else {
+        query_get(req->query, "q", q, sizeof q);
+        query_get(req->query, "nick", nick, sizeof nick);
+        query_get(req->query, "room", room, sizeof room);
+        query_get(req->query, "since", since, sizeof since);
+        if (room[0])
+            want_room = room;
+        audit_log(actor, "search", room[0] ? room : "*", "q=\"%s\" nick=\"%s\" since=%s", q,
+                  nick, since);
+    }
+    int64_t from = since[0] ? clock_parse_iso8601(since) : 0;
+    json_t *list = json_array();
+    size_t pos = 0;
+    for (struct room *r; (r = room_next(&pos)) != NULL;) {
+        if (want_room && strcasecmp(r->name, want_room) != 0)
+            continue;
+        const struct store_msg *msgs[1000];
+        size_t n = history_snapshot(r->history, msgs, 1000);
+        for (size_t i = 0; i < n; i++) {
+            const struct store_msg *m = msgs[i];
+            const char *bang = strchr(m->source, '!');
+            char who[NICK_MAX + 1];
+            snprintf(who, sizeof who, "%.*s", bang ? (int)(bang - m->source) : NICK_MAX,
+                     m->source);
+            if ((from > 0 && m->time_ms < from) || !contains_folded(m->text, q) ||
+                (nick[0] && strcasecmp(who, nick) != 0))
+                continue;
+            json_array_append_new(list, message_json(m));
+        }
+    }
+    send_json(c, 200, json_pack("{s:o}", "messages", list), NULL);
+    return SL_OK;
+}
+
 static void audit_row(const struct store_audit *a, void *ud)
 {
     char when[CLOCK_ISO_LEN + 1];
@@ -354,6 +471,9 @@ static enum sl_err mod_route(struct conn *c, const struct http_request *req)
     }
     if (!strcmp(rest, "actions") && !strcmp(req->method, "POST"))
         return action_route(c, req, s);
+    if ((!strcmp(rest, "rooms") || !strncmp(rest, "rooms/", 6) || !strcmp(rest, "search")) &&
+        is_get)
+        return rooms_route(c, req, s, rest);
     if (!strcmp(rest, "audit") && is_get) {
         json_t *list = json_array();
         audit_recent(audit_row, list);

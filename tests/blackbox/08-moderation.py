@@ -271,3 +271,32 @@ def test_audit_verify_detects_a_changed_byte(modsrv):
     r = subprocess.run(verify, capture_output=True, timeout=30, cwd=srv.dir)
     assert r.returncode == 1 and b"modified" in r.stdout
     srv.start()
+
+
+def test_search_public_rooms_only_and_every_look_is_audited(modsrv):
+    srv = modsrv
+    room = "#" + uniq("pub")
+    na, nb = uniq("Ann"), uniq("Ben")
+    a, _, _ = enter(srv, na)
+    b, _, _ = enter(srv, nb)
+    a.join(room)
+    b.join(room)
+    b.send("PMPOLICY everyone")
+    b.expect("NOTE")
+    a.send("PRIVMSG %s :rendez-vous au parc" % room)
+    a.send("PRIVMSG %s :rendez-vous en prive" % nb)
+    b.expect("PRIVMSG", params=[nb, "rendez-vous en prive"])
+    staff = login(srv)
+    status, _, doc = http(srv, "GET", "/api/v1/mod/search?q=rendez-vous", headers=staff)
+    assert status == 200
+    texts = [m["text"] for m in doc["messages"]]
+    assert "rendez-vous au parc" in texts
+    assert "rendez-vous en prive" not in texts      # private: never by browsing
+    status, _, doc = http(srv, "GET", "/api/v1/mod/search?nick=%s&room=%%23%s" % (na, room[1:]),
+                          headers=staff)
+    assert [m["text"] for m in doc["messages"]] == ["rendez-vous au parc"]
+    status, _, doc = http(srv, "GET", "/api/v1/mod/rooms/%%23%s" % room[1:], headers=staff)
+    assert status == 200 and doc["messages"][0]["nick"] == na
+    status, _, audit = http(srv, "GET", "/api/v1/mod/audit", headers=staff)
+    actions = [e["action"] for e in audit["entries"]]
+    assert actions.count("search") == 2 and "watch_room" in actions and "login" in actions
