@@ -313,17 +313,21 @@ static enum sl_err action_route(struct conn *c, const struct http_request *req,
         .pattern = str(doc, "pattern"),
         .report_id = json_integer_value(json_object_get(doc, "report_id")),
         .duration_s = json_integer_value(json_object_get(doc, "duration_s")),
+        .ban_id = json_integer_value(json_object_get(doc, "ban_id")),
     };
-    int64_t id = 0;
+    struct mod_result res;
     const char *error = "refused";
-    enum sl_err err = moderation_act(&rq, &id, &error);
+    enum sl_err err = moderation_act(&rq, &res, &error);
     json_decref(doc);
     if (err) {
         send_error(c, err == SL_ENOTFOUND ? 404 : 400,
                    err == SL_ENOTFOUND ? "not_found" : "invalid_action", error);
         return SL_OK;
     }
-    send_json(c, 200, json_pack("{s:I}", "action_id", (json_int_t)id), NULL);
+    json_t *out = json_pack("{s:I}", "action_id", (json_int_t)res.action_id);
+    if (res.ban_id)
+        json_object_set_new(out, "ban_id", json_integer(res.ban_id));
+    send_json(c, 200, out, NULL);
     return SL_OK;
 }
 

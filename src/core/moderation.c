@@ -116,8 +116,11 @@ static bool ban_value(const struct mod_request *rq, struct user *u, enum ban_kin
     return false;
 }
 
-enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id, const char **error)
+enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
+                           const char **error)
 {
+    *res = (struct mod_result){0};
+    char ban_detail[200] = "";
     const char *a = rq->action ? rq->action : "";
     if (!rq->reason || !rq->reason[0]) {
         *error = "A reason is required";
@@ -177,9 +180,19 @@ enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id, con
             *error = "That ban value does not parse";
             return SL_EINVAL;
         }
-        audit_log(rq->actor, "ban", target, "ban %lld by %s %s for %lld s: %s (rule %s)",
-                  (long long)ban_id, ban_kind_name((enum ban_kind)kind), value,
-                  (long long)rq->duration_s, rq->reason, rq->rule ? rq->rule : "");
+        res->ban_id = ban_id;
+        snprintf(ban_detail, sizeof ban_detail, "ban %lld by %s %s; ", (long long)ban_id,
+                 ban_kind_name((enum ban_kind)kind), value);
+    } else if (!strcmp(a, "unban")) {
+        if (!rq->ban_id || !policy_ban_remove(rq->ban_id)) {
+            *error = "No such ban";
+            return SL_ENOTFOUND;
+        }
+    } else if (!strcmp(a, "answer_appeal")) {
+        if (!rep || strcmp(rep->category, "appeal") != 0) {
+            *error = "answer_appeal needs the report_id of an appeal";
+            return SL_EINVAL;
+        }
     } else {
         *error = "Unknown action";
         return SL_EINVAL;
@@ -188,12 +201,17 @@ enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id, con
     /* The action id is the audit entry that records it. */
     char detail[600];
     snprintf(detail, sizeof detail, "%s (rule %s)", rq->reason, rq->rule ? rq->rule : "");
-    audit_log(rq->actor, a, target, "%s; report %lld; duration %lld s", detail,
+    if (!strcmp(a, "unban"))
+        snprintf(ban_detail, sizeof ban_detail, "ban %lld lifted; ", (long long)rq->ban_id);
+    audit_log(rq->actor, a, target, "%s%s; report %lld; duration %lld s", ban_detail, detail,
               (long long)rq->report_id, (long long)rq->duration_s);
     int64_t id = audit_last_seq();
-    *action_id = id;
+    res->action_id = id;
 
-    if (!strcmp(a, "warn")) {
+    if (!strcmp(a, "answer_appeal") && u) {
+        /* The decision goes back to the person, if connected now. */
+        statement(u, "appeal", id, "A moderator decided on your appeal", rq->reason, rq->rule);
+    } else if (!strcmp(a, "warn")) {
         statement(u, "warn", id, "A moderator warns you", rq->reason, rq->rule);
     } else if (!strcmp(a, "mute")) {
         if (u) {
@@ -219,9 +237,23 @@ enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id, con
         struct event ev = {.time_ms = now, .source = fanout_server_name(), .command = "REDACT",
                            .params = {m->target, rq->msgid, "Removed by a moderator"},
                            .nparams = 3};
+        char notice[200];
+        snprintf(notice, sizeof notice, "A message from %s was removed by a moderator", author);
+        struct event plain = {.time_ms = now, .source = fanout_server_name(),
+                              .command = "NOTICE", .params = {m->target, notice}, .nparams = 2};
         struct user *author_user = user_find(author);
-        if (r)
-            room_broadcast(r, &ev, NULL);
+        if (r) {
+            /* Clients that can remove a message from view get REDACT; the
+             * others are told in words. */
+            struct fanout fr, fp;
+            fanout_init(&fr, &ev);
+            fanout_init(&fp, &plain);
+            for (uint32_t i = 0; i < r->nmembers; i++)
+                fanout_to((r->members[i]->wants & USER_WANTS_REDACTION) ? &fr : &fp,
+                          r->members[i]);
+            fanout_done(&fr);
+            fanout_done(&fp);
+        }
         if (author_user)
             statement(author_user, "delete_message", id, "Your message was removed",
                       rq->reason, rq->rule);

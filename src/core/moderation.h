@@ -10,7 +10,8 @@
  * The dashboard API and IRC staff commands both come here. */
 struct mod_request {
     const char *actor;          /* "staff:alice" */
-    const char *action;         /* dismiss|warn|delete_message|mute|kick|ban|close_room */
+    const char *action;         /* dismiss|warn|delete_message|mute|kick|ban|close_room|
+                                   unban|answer_appeal */
     const char *reason;         /* required */
     const char *rule;           /* the house rule, may be "" */
     int64_t report_id;          /* 0: none */
@@ -21,11 +22,17 @@ struct mod_request {
     int64_t duration_s;         /* mute, ban (0: for good) */
     const char *ban_by;         /* session|device|address|prefix|nick */
     const char *pattern;        /* ban by nick */
+    int64_t ban_id;             /* unban */
 };
 
-/* Carries out rq. Returns SL_OK with *action_id (the audit entry), or
- * SL_EINVAL / SL_ENOTFOUND with *error (static text). */
-enum sl_err moderation_act(const struct mod_request *rq, int64_t *action_id,
+struct mod_result {
+    int64_t action_id;          /* the audit entry that records the action */
+    int64_t ban_id;             /* ban: the new ban's id */
+};
+
+/* Carries out rq. Returns SL_OK with *res, or SL_EINVAL / SL_ENOTFOUND
+ * with *error (static text). */
+enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
                            const char **error);
 
 /* Disconnects every connected user that a ban in force now matches,

@@ -38,6 +38,7 @@ enum {
     USER_WANTS_ECHO = 1 << 2,       /* echo-message */
     USER_WANTS_AWAY_NOTIFY = 1 << 3,
     USER_WANTS_EXTENDED_JOIN = 1 << 4,
+    USER_WANTS_REDACTION = 1 << 5,  /* draft/message-redaction */
 };
 
 struct membership {

@@ -23,6 +23,7 @@ enum {
     CAP_SERVER_TIME = 1 << 6,
     CAP_USERHOST_IN_NAMES = 1 << 7,
     CAP_EXTENDED_JOIN = 1 << 8,
+    CAP_MESSAGE_REDACTION = 1 << 9,
 };
 
 struct irc_client {

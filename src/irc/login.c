@@ -17,7 +17,7 @@
 static const char *const cap_names[] = {
     "away-notify", "batch", "draft/chathistory", "echo-message",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
-    "extended-join",
+    "extended-join", "draft/message-redaction",
 };
 #define NCAPS (sizeof cap_names / sizeof cap_names[0])
 
@@ -34,6 +34,8 @@ static void sync_wants(struct irc_client *c)
         w |= USER_WANTS_AWAY_NOTIFY;
     if (c->caps & CAP_EXTENDED_JOIN)
         w |= USER_WANTS_EXTENDED_JOIN;
+    if (c->caps & CAP_MESSAGE_REDACTION)
+        w |= USER_WANTS_REDACTION;
     c->user->wants = w;
 }
 

@@ -300,3 +300,65 @@ def test_search_public_rooms_only_and_every_look_is_audited(modsrv):
     status, _, audit = http(srv, "GET", "/api/v1/mod/audit", headers=staff)
     actions = [e["action"] for e in audit["entries"]]
     assert actions.count("search") == 2 and "watch_room" in actions and "login" in actions
+
+
+def test_delete_message_redacts_it_everywhere(modsrv):
+    srv = modsrv
+    room = "#" + uniq("del")
+    na = uniq("Aut")
+    a, _, _ = enter(srv, na, caps=["message-tags"])
+    r, _, _ = enter(srv, uniq("Red"), kind="ws", caps=["message-tags", "draft/message-redaction"])
+    p, _, _ = enter(srv, uniq("Pln"))
+    for c in (a, r, p):
+        c.join(room)
+    a.send("PRIVMSG %s :propos haineux" % room)
+    msgid = r.expect("PRIVMSG", params=[room, "propos haineux"]).tags["msgid"]
+    p.expect("PRIVMSG", params=[room, "propos haineux"])
+    staff = login(srv)
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "delete_message", "msgid": msgid, "reason": "propos haineux",
+                           "rule": "hate"}, headers=staff)
+    assert status == 200, doc
+    r.expect("REDACT", params=[room, msgid, None])
+    note = p.expect("NOTICE", params=[room, None])
+    assert na in note.params[-1] and "removed" in note.params[-1]
+    a.expect("NOTE", params=["MODERATION", "DELETE_MESSAGE", str(doc["action_id"]), None])
+    # Gone from history too.
+    r.send("CHATHISTORY LATEST %s * 10" % room)
+    r.sync()
+    assert not [ln for ln in r.pending if ln.command == "PRIVMSG" and "haineux" in ln.raw]
+
+
+def test_appeal_is_queued_and_answered_and_a_ban_can_be_lifted(modsrv):
+    srv = modsrv
+    nick = uniq("App")
+    c, ticket, device = enter(srv, nick)
+    staff = login(srv)
+    status, _, doc = http(srv, "POST", "/api/v1/mod/actions",
+                          {"action": "ban", "nick": nick, "ban_by": "device", "duration_s": 3600,
+                           "reason": "spam", "rule": "spam"}, headers=staff)
+    assert status == 200
+    c.expect_closed()
+    status, _, ap = http(srv, "POST", "/api/v1/appeals",
+                         {"action_id": doc["action_id"], "text": "je ne spammais pas"},
+                         headers={"Cookie": "salon_device=" + device})
+    assert status == 201 and ap["id"] > 0
+    status, _, q = http(srv, "GET", "/api/v1/mod/reports", headers=staff)
+    appeals = [r for g in q["groups"] for r in g["reports"] if r["category"] == "appeal"]
+    assert appeals and appeals[0]["comment"] == "je ne spammais pas"
+    ban_entry = [e for e in http(srv, "GET", "/api/v1/mod/audit", headers=staff)[2]["entries"]
+                 if e["action"] == "ban"]
+    assert len(ban_entry) == 1 and ("ban %d by device" % doc["ban_id"]) in ban_entry[0]["detail"]
+    status, _, _ = http(srv, "POST", "/api/v1/mod/actions",
+                        {"action": "unban", "ban_id": doc["ban_id"], "reason": "appel accepte"},
+                        headers=staff)
+    assert status == 200
+    status, _, _ = http(srv, "POST", "/api/v1/mod/actions",
+                        {"action": "answer_appeal", "report_id": ap["id"],
+                         "reason": "appel accepte, bannissement levé"}, headers=staff)
+    assert status == 200
+    # The device may enter again.
+    status, _, _ = http(srv, "POST", "/api/v1/session",
+                        {"nick": uniq("Back"), "age": 30, "gender": "man", "region": "75",
+                         "accept_rules": True}, headers={"Cookie": "salon_device=" + device})
+    assert status == 201
