@@ -183,9 +183,10 @@ static enum sl_err login_route(struct conn *c, const struct http_request *req)
 static json_t *report_summary(const struct report *r)
 {
     char when[CLOCK_ISO_LEN + 1];
-    return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s}", "id", (json_int_t)r->id, "time",
+    return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)r->id, "time",
                      clock_iso8601(r->time_ms, when), "category", r->category, "severity",
-                     r->severity, "where", r->where, "msgid", r->msgid, "comment", r->comment);
+                     r->severity, "where", r->where, "msgid", r->msgid, "comment", r->comment,
+                     "reporter_nick", r->reporter_nick);
 }
 
 static int by_severity_then_age(const void *a, const void *b)

@@ -56,7 +56,7 @@ static struct user *find_user(const struct mod_request *rq)
     return NULL;
 }
 
-unsigned moderation_enforce_bans(void)
+unsigned moderation_enforce_bans(int64_t action_id)
 {
     unsigned n = 0;
     int64_t now = clock_wall_ms();
@@ -67,8 +67,10 @@ unsigned moderation_enforce_bans(void)
         const struct ban *b = policy_ban_find(u->session, u->device, u->addr, u->nick, now);
         if (!b)
             continue;
-        statement(u, "ban", b->id, "You are banned", b->reason, "");
-        disconnect(u, "Banned", b->id);
+        char what[80];
+        snprintf(what, sizeof what, "You are banned (ban %" PRId64 ")", b->id);
+        statement(u, "ban", action_id, what, b->reason, "");
+        disconnect(u, "Banned", action_id);
         n++;
     }
     return n;
@@ -224,7 +226,7 @@ enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
         statement(u, "kick", id, "You were removed from salon", rq->reason, rq->rule);
         disconnect(u, "Removed by a moderator", id);
     } else if (!strcmp(a, "ban")) {
-        moderation_enforce_bans();
+        moderation_enforce_bans(id);
     } else if (!strcmp(a, "delete_message")) {
         struct history *h;
         const struct store_msg *m = history_lookup(rq->msgid, &h);

@@ -36,7 +36,8 @@ enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
                            const char **error);
 
 /* Disconnects every connected user that a ban in force now matches,
- * with a statement of reasons. Returns how many. */
-unsigned moderation_enforce_bans(void);
+ * with a statement of reasons naming action_id (what APPEAL cites).
+ * Returns how many. */
+unsigned moderation_enforce_bans(int64_t action_id);
 
 #endif

@@ -49,7 +49,7 @@ static struct report *report_from(const struct store_report *sr)
     r->category = dup_or_empty(sr->category);
     r->severity = sr->severity;
     r->reporter = dup_or_empty(sr->reporter);
-    r->reporter_nick = xstrdup("");
+    r->reporter_nick = dup_or_empty(sr->reporter_nick);
     r->reported = dup_or_empty(sr->reported);
     r->reported_nick = dup_or_empty(sr->reported_nick);
     r->where = dup_or_empty(sr->where);
@@ -164,12 +164,12 @@ struct pending {
     report_done_fn *done;
     void *ud;
     struct store_report sr;
-    char *strings[8];
+    char *strings[9];
 };
 
 static void pending_free(struct pending *p)
 {
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 9; i++)
         free(p->strings[i]);
     free(p);
 }
@@ -283,9 +283,10 @@ enum sl_err report_create(struct user *by, struct user *reported, const char *ms
     p->strings[5] = xstrdup(where);
     p->strings[6] = xstrdup(m ? m->msgid : "");
     p->strings[7] = xstrdup(comment ? comment : "");
+    p->strings[8] = xstrdup(by->nick);
     p->sr = (struct store_report){
         .time_ms = clock_wall_ms(), .category = p->strings[1], .severity = severity,
-        .reporter = p->strings[2], .reported = p->strings[3], .reported_nick = p->strings[4],
+        .reporter = p->strings[2], .reporter_nick = p->strings[8], .reported = p->strings[3], .reported_nick = p->strings[4],
         .where = p->strings[5], .msgid = p->strings[6], .comment = p->strings[7],
         .evidence = p->strings[0], .status = "open"};
     return submit(p, id_now);

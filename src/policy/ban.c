@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -92,15 +94,21 @@ static bool glob(const char *m, const char *t)
     return !*m;
 }
 
+/* Records are JSON: a nick pattern or a reason may hold any character. */
 static void save(const struct ban *b)
 {
     if (!store)
         return;
-    char key[32], value[512];
+    char key[32];
     snprintf(key, sizeof key, "%" PRId64, b->id);
-    snprintf(value, sizeof value, "%s|%s|%" PRId64 "|%s|%s", kind_names[b->kind], b->value,
-             b->created_ms, b->by, b->reason);
-    store_put_record(store, RECORD_KIND, key, value, b->until_ms);
+    json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:s}", "kind", kind_names[b->kind], "value",
+                            b->value, "created", (json_int_t)b->created_ms, "by", b->by,
+                            "reason", b->reason);
+    char *value = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (value)
+        store_put_record(store, RECORD_KIND, key, value, b->until_ms);
+    free(value);
 }
 
 static struct ban *add(enum ban_kind kind, const char *value, int64_t until_ms,
@@ -153,19 +161,22 @@ bool policy_ban_remove(int64_t id)
 static void load_one(const char *key, const char *value, int64_t expires_ms, void *ud)
 {
     (void)ud;
-    char copy[512], *rest = copy, *f[5];
-    int nf = 0;
-    snprintf(copy, sizeof copy, "%s", value);
-    for (char *p; nf < 5 && (p = strsep(&rest, "|")) != NULL;)
-        f[nf++] = p;
-    int kind = nf == 5 ? ban_kind_parse(f[0]) : -1;
-    struct ban *b = kind < 0 ? NULL : add((enum ban_kind)kind, f[1], expires_ms, f[4], f[3]);
+    json_t *doc = json_loads(value, 0, NULL);
+    const char *kind_name = json_string_value(json_object_get(doc, "kind"));
+    const char *val = json_string_value(json_object_get(doc, "value"));
+    int kind = kind_name ? ban_kind_parse(kind_name) : -1;
+    struct ban *b = kind < 0 || !val ? NULL
+                    : add((enum ban_kind)kind, val, expires_ms,
+                          json_string_value(json_object_get(doc, "reason")),
+                          json_string_value(json_object_get(doc, "by")));
     if (!b) {
+        json_decref(doc);
         log_warn("ban %s: unreadable record ignored", key);
         return;
     }
     b->id = strtoll(key, NULL, 10);
-    b->created_ms = strtoll(f[2], NULL, 10);
+    b->created_ms = json_integer_value(json_object_get(doc, "created"));
+    json_decref(doc);
     if (b->id >= next_id)
         next_id = b->id + 1;
 }

@@ -82,6 +82,9 @@ static const char *const migrations[] = {
     " pwhash TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL,"
     " disabled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+
+    /* 5: the reporter's nick at the time, shown in the queue. */
+    "ALTER TABLE reports ADD COLUMN reporter_nick TEXT NOT NULL DEFAULT '';",
 };
 
 int migrate_latest(void)

@@ -119,6 +119,7 @@ struct store_report {
     const char *category;       /* docs/moderation.md */
     int severity;               /* higher first in the queue */
     const char *reporter;       /* session id of the reporter */
+    const char *reporter_nick;
     const char *reported;       /* session id of the reported person */
     const char *reported_nick;
     const char *where;          /* "#room", or "private" */
