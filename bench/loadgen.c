@@ -163,6 +163,20 @@ static struct srv_sample srv_base, srv_before, srv_after;
 static int step_no;
 static double best_rate;
 static bool interrupted;
+/* loadgen's own CPU seconds at the start of the send phase, and the wall
+ * time the send phase + drain took: their ratio says whether the load
+ * generator, not the server, was the bottleneck. */
+static double my_cpu_before, my_cpu_step, step_wall_s;
+
+/* Max mode: the last step that held (the reported maximum) and the step
+ * that failed, with why. */
+struct step_stats {
+	bool valid;
+	double rate, deliveries_per_s, cpu_us_per_delivery, p50_ms, p99_ms, server_util, loadgen_util;
+	uint64_t lost;
+	double behind_ms;
+};
+static struct step_stats best_step, fail_step;
 
 /* ---------------------------------------------------------------- utils */
 
@@ -172,6 +186,15 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static uint64_t rng(void)
@@ -543,8 +566,11 @@ static void on_connected(struct client *c)
 		n = snprintf(req, sizeof req,
 			     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
 			     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-			     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " WS_SUBPROTOCOL "\r\n\r\n",
-			     o.path, o.hostport, key);
+			     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " WS_SUBPROTOCOL "\r\n"
+			     /* Browsers always send Origin; InspIRCd 3 refuses an
+			      * upgrade without one (m_websocket <wsorigin>). */
+			     "Origin: http://%s\r\n\r\n",
+			     o.path, o.hostport, key, o.hostport);
 		c->state = C_WS_HANDSHAKE;
 		raw_send(c, req, (size_t)n);
 	} else {
@@ -975,16 +1001,35 @@ static void reset_step(void)
 	seq_base = seq_next;
 }
 
+static struct step_stats step_stats_now(double rate, double secs)
+{
+	double cpu = srv_before.ok && srv_after.ok ? srv_after.cpu_s - srv_before.cpu_s : NAN;
+	struct step_stats s = {
+		.valid = true,
+		.rate = rate,
+		.deliveries_per_s = secs > 0 ? (double)st.delivered / secs : 0,
+		.cpu_us_per_delivery = st.delivered ? cpu * 1e6 / (double)st.delivered : NAN,
+		.p50_ms = (double)hist_pct(&st.h, 50) / 1e6,
+		.p99_ms = (double)hist_pct(&st.h, 99) / 1e6,
+		.server_util = step_wall_s > 0 ? cpu / step_wall_s : NAN,
+		.loadgen_util = step_wall_s > 0 ? my_cpu_step / step_wall_s : NAN,
+		.lost = st.expected > st.delivered ? st.expected - st.delivered : 0,
+		.behind_ms = (double)st.behind_max / 1e6,
+	};
+	return s;
+}
+
 static void report_step(const char *tag, double rate, double secs)
 {
-	uint64_t lost = st.expected > st.delivered ? st.expected - st.delivered : 0;
+	struct step_stats s = step_stats_now(rate, secs);
 	double cpu = srv_before.ok && srv_after.ok ? srv_after.cpu_s - srv_before.cpu_s : NAN;
 
 	printf("%s rate=%.0f sent=%" PRIu64 " deliveries=%" PRIu64 "/%" PRIu64 " (%.0f/s) lost=%" PRIu64
-	       " p50=%.3fms p99=%.3fms max=%.3fms server_cpu=%.2fs behind_max=%.1fms\n",
-	       tag, rate, st.sent, st.delivered, st.expected, (double)st.delivered / secs, lost,
-	       (double)hist_pct(&st.h, 50) / 1e6, (double)hist_pct(&st.h, 99) / 1e6, (double)st.h.max / 1e6, cpu,
-	       (double)st.behind_max / 1e6);
+	       " p50=%.3fms p99=%.3fms max=%.3fms server_cpu=%.2fs (%.0f%% of a CPU, %.3fus/delivery)"
+	       " loadgen_cpu=%.0f%% behind_max=%.1fms\n",
+	       tag, rate, st.sent, st.delivered, st.expected, s.deliveries_per_s, s.lost, s.p50_ms, s.p99_ms,
+	       (double)st.h.max / 1e6, cpu, s.server_util * 100, s.cpu_us_per_delivery, s.loadgen_util * 100,
+	       s.behind_ms);
 	fflush(stdout);
 }
 
@@ -995,13 +1040,8 @@ static void final_report(void)
 	double send_s = send_end > send_start ? (double)(send_end - send_start) / 1e9 : 0;
 	uint64_t lost = st.expected > st.delivered ? st.expected - st.delivered : 0;
 	double cpu = srv_before.ok && srv_after.ok ? srv_after.cpu_s - srv_before.cpu_s : NAN;
-	struct rusage ru;
-	double my_cpu;
+	double my_cpu = self_cpu_s();
 	const char *mode = o.mode == MODE_IDLE ? "idle" : o.mode == MODE_MAX ? "max" : "fanout";
-
-	getrusage(RUSAGE_SELF, &ru);
-	my_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-		 (double)ru.ru_stime.tv_usec / 1e6;
 
 	printf("\n== loadgen %s%s%s: %s %s:%u%s ==\n", mode, o.label ? " " : "", o.label ? o.label : "",
 	       o.ws ? "ws" : "tcp", o.host, o.port, o.ws ? o.path : "");
@@ -1027,9 +1067,46 @@ static void final_report(void)
 	}
 	printf("joins           %u joined (%u refused) in %.3f s, rooms=%u\n", n_joined, n_join_failed, join_s, o.rooms);
 	if (o.mode == MODE_MAX) {
+		struct step_stats b = best_step, f = fail_step;
+		const char *stop = "none", *limit = "none";
+
+		/* Why the search stopped, and who ran out first. A step fails
+		 * when a copy is missing, p99 exceeds the bound or the sender
+		 * fell behind its schedule by more than the bound. If loadgen
+		 * itself was near 100 % of its CPU in that step, the limit
+		 * found is the load generator's, not the server's. */
+		if (f.valid) {
+			stop = f.lost ? "loss" : f.p99_ms > o.p99_max_ms ? "p99" : "behind";
+			limit = f.loadgen_util >= 0.9 ? "loadgen" : f.server_util >= 0.9 ? "server_cpu" : "server_latency";
+		} else if (step_no) {
+			stop = "rate_max";
+			limit = "rate_max";
+		}
 		printf("max rate        %.0f msg/s sustained (p99 <= %.1f ms, no loss)\n", best_rate, o.p99_max_ms);
-		printf("RESULT mode=max transport=%s clients=%u rooms=%u senders=%u max_rate=%.0f p99_bound_ms=%.1f\n",
-		       o.ws ? "ws" : "tcp", o.clients, o.rooms, o.senders, best_rate, o.p99_max_ms);
+		if (b.valid)
+			printf("at that rate    %.0f deliveries/s, %.3f us server CPU per delivery, p50 %.3f ms, "
+			       "p99 %.3f ms, server %.0f%% / loadgen %.0f%% of a CPU\n",
+			       b.deliveries_per_s, b.cpu_us_per_delivery, b.p50_ms, b.p99_ms, b.server_util * 100,
+			       b.loadgen_util * 100);
+		if (f.valid)
+			printf("next step       %.0f msg/s failed on %s (p99 %.3f ms, lost %" PRIu64 ", behind %.1f ms); "
+			       "server %.0f%% / loadgen %.0f%% of a CPU -> limited by %s\n",
+			       f.rate, stop, f.p99_ms, f.lost, f.behind_ms, f.server_util * 100, f.loadgen_util * 100,
+			       limit);
+		if (!strcmp(limit, "loadgen"))
+			printf("NOTE            the load generator ran out of CPU: the maximum is a lower bound for "
+			       "the server\n");
+		printf("RESULT mode=max transport=%s clients=%u registered=%u rooms=%u senders=%u reg_s=%.3f join_s=%.3f "
+		       "steps=%d max_rate=%.0f "
+		       "deliveries_per_s=%.0f server_cpu_us_per_delivery=%.3f p50_ms=%.3f p99_ms=%.3f "
+		       "server_cpu_util=%.2f loadgen_cpu_util=%.2f p99_bound_ms=%.1f stop=%s limited_by=%s "
+		       "fail_rate=%.0f fail_p99_ms=%.3f fail_lost=%" PRIu64 " fail_server_cpu_util=%.2f "
+		       "fail_loadgen_cpu_util=%.2f loadgen_cpu_s=%.2f\n",
+		       o.ws ? "ws" : "tcp", o.clients, n_registered, o.rooms, o.senders, reg_s, join_s, step_no, best_rate,
+		       b.valid ? b.deliveries_per_s : 0, b.valid ? b.cpu_us_per_delivery : NAN, b.valid ? b.p50_ms : NAN,
+		       b.valid ? b.p99_ms : NAN, b.valid ? b.server_util : NAN, b.valid ? b.loadgen_util : NAN,
+		       o.p99_max_ms, stop, limit, f.valid ? f.rate : 0, f.valid ? f.p99_ms : NAN, f.valid ? f.lost : 0,
+		       f.valid ? f.server_util : NAN, f.valid ? f.loadgen_util : NAN, my_cpu);
 		return;
 	}
 	printf("messages        %" PRIu64 " sent in %.3f s (%.0f/s, target %.0f/s, worst lag %.1f ms, longest event batch %.1f ms)\n",
@@ -1048,26 +1125,30 @@ static void final_report(void)
 		       st.delivered ? cpu * 1e6 / (double)st.delivered : NAN);
 		printf("server RSS      %ld kB before send phase, %ld kB after\n", srv_before.rss_kb, srv_after.rss_kb);
 	}
-	printf("loadgen CPU     %.2f s total\n", my_cpu);
+	printf("loadgen CPU     %.2f s total, %.0f%% of a CPU over send+drain\n", my_cpu,
+	       step_wall_s > 0 ? my_cpu_step / step_wall_s * 100 : NAN);
 	printf("RESULT mode=fanout transport=%s clients=%u registered=%u failed=%u retries=%u dropped=%u rooms=%u "
 	       "senders=%u "
 	       "rate=%.0f duration_s=%.1f reg_s=%.3f join_s=%.3f sent=%" PRIu64 " expected=%" PRIu64
 	       " delivered=%" PRIu64 " deliveries_per_s=%.0f lost=%" PRIu64 " dup=%" PRIu64 " p50_ms=%.3f p90_ms=%.3f "
 	       "p99_ms=%.3f max_ms=%.3f server_cpu_s=%.2f server_cpu_us_per_delivery=%.3f "
-	       "server_rss_before_kb=%ld server_rss_after_kb=%ld loadgen_cpu_s=%.2f behind_max_ms=%.1f batch_max_ms=%.1f\n",
+	       "server_rss_before_kb=%ld server_rss_after_kb=%ld loadgen_cpu_s=%.2f behind_max_ms=%.1f batch_max_ms=%.1f "
+	       "server_cpu_util=%.2f loadgen_cpu_util=%.2f\n",
 	       o.ws ? "ws" : "tcp", o.clients, n_registered, n_failed, n_retries, n_closed_late, o.rooms, o.senders,
 	       o.rate,
 	       o.duration, reg_s, join_s, st.sent, st.expected, st.delivered,
 	       send_s ? (double)st.delivered / send_s : 0, lost, st.dup, (double)hist_pct(&st.h, 50) / 1e6,
 	       (double)hist_pct(&st.h, 90) / 1e6, (double)hist_pct(&st.h, 99) / 1e6, (double)st.h.max / 1e6, cpu,
 	       st.delivered ? cpu * 1e6 / (double)st.delivered : NAN, srv_before.rss_kb, srv_after.rss_kb, my_cpu,
-	       (double)st.behind_max / 1e6, (double)st.gap_max / 1e6);
+	       (double)st.behind_max / 1e6, (double)st.gap_max / 1e6,
+	       step_wall_s > 0 ? cpu / step_wall_s : NAN, step_wall_s > 0 ? my_cpu_step / step_wall_s : NAN);
 }
 
 static void begin_send(int64_t now)
 {
 	reset_step();
 	srv_before = srv_sample();
+	my_cpu_before = self_cpu_s();
 	send_start = now;
 	enter(PH_SEND, now);
 	note("send phase: %.0f msg/s from %u senders for %.1f s", cur_rate, o.senders, o.duration);
@@ -1153,6 +1234,8 @@ static void tick(int64_t now)
 	case PH_DRAIN:
 		if (st.delivered >= st.expected || now - t_phase >= (int64_t)(o.drain * 1e9)) {
 			srv_after = srv_sample();
+			my_cpu_step = self_cpu_s() - my_cpu_before;
+			step_wall_s = (double)(now - send_start) / 1e9;
 			if (o.mode == MODE_MAX) {
 				double secs = (double)(send_end - send_start) / 1e9;
 				bool ok = st.delivered == st.expected &&
@@ -1162,8 +1245,12 @@ static void tick(int64_t now)
 
 				snprintf(tag, sizeof tag, "STEP %d %s", ++step_no, ok ? "ok  " : "FAIL");
 				report_step(tag, cur_rate, secs);
-				if (ok)
+				if (ok) {
 					best_rate = cur_rate;
+					best_step = step_stats_now(cur_rate, secs);
+				} else {
+					fail_step = step_stats_now(cur_rate, secs);
+				}
 				if (ok && cur_rate * o.step <= o.rate_max) {
 					cur_rate *= o.step;
 					begin_send(now);
@@ -1452,8 +1539,11 @@ int main(int argc, char **argv)
 	if (phase != PH_DONE) {
 		if (phase == PH_SEND)
 			send_end = now_ns();
-		if (!srv_after.ok)
+		if (!srv_after.ok) {
 			srv_after = srv_sample();
+			my_cpu_step = self_cpu_s() - my_cpu_before;
+			step_wall_s = send_start ? (double)(now_ns() - send_start) / 1e9 : 0;
+		}
 	}
 	enter(PH_DONE, now_ns());
 	final_report();

@@ -1,6 +1,6 @@
 // Test harness: the real salon binary on free loopback ports with a temp
 // data_dir, and Debian's Chromium driven by playwright-core.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,8 @@ export class Salon {
     this.log = '';
   }
 
-  async start() {
+  // Ports and salon.conf, once per server (start() calls it too).
+  async prepare() {
     if (!this.httpPort) {
       this.httpPort = await freePort();
       this.ircPort = await freePort();
@@ -68,6 +69,25 @@ export class Salon {
         this.extraConfig, '',
       ].join('\n'));
     }
+    this.config = join(this.dir, 'salon.conf');
+    return this;
+  }
+
+  // A staff account (docs/moderation.md): `salon staff add`, the password on
+  // standard input. Accounts are read when salon starts: call before start().
+  async addStaff(name, password, role = 'moderator') {
+    await this.prepare();
+    const res = spawnSync(SALON_BIN, ['staff', 'add', name, '--role', role, '--config', this.config], {
+      input: `${password}\n`, encoding: 'utf8', timeout: 20000,
+    });
+    if (res.status !== 0) {
+      throw new Error(`salon staff add ${name} exited with ${res.status}: ${res.stderr}${res.stdout}`);
+    }
+    return this;
+  }
+
+  async start() {
+    await this.prepare();
     this.url = `http://127.0.0.1:${this.httpPort}`;
     const child = spawn(SALON_BIN, ['--config', join(this.dir, 'salon.conf')], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -916,10 +916,12 @@ function renderModeration() {
     const key = `mod_action_${n.action}`;
     const action = t(key) !== key ? t(key) : n.action.toLowerCase().replace(/_/g, ' ');
     const head = n.id ? t('mod_decision', { id: n.id, action }) : action;
-    ul.append(h('li', { className: `mod-note mod-${n.action.toLowerCase()}`, role: n.fresh ? 'alert' : null },
-      h('p', { className: 'mod-head' }, h('strong', null, head)),
-      h('p', { className: 'mod-text' }, n.text),
-      n.id ? h('p', { className: 'small mod-appeal' }, t('mod_appeal', { id: n.id })) : null,
+    ul.append(h('li', { className: `mod-note mod-${n.action.toLowerCase()}` },
+      h('div', { role: n.fresh ? 'alert' : null },
+        h('p', { className: 'mod-head' }, h('strong', null, head)),
+        h('p', { className: 'mod-text' }, n.text),
+        n.id ? h('p', { className: 'small mod-appeal' }, t('mod_appeal', { id: n.id })) : null),
+      n.id ? appealForm(n) : null,
       h('button', {
         type: 'button', className: 'link-btn mod-dismiss',
         onclick: () => {
@@ -931,6 +933,51 @@ function renderModeration() {
     n.fresh = false;
   }
   $('moderation').hidden = state.modNotes.length === 0;
+}
+
+// An appeal of a decision: POST /api/v1/appeals {action_id, text}; it
+// works without a connection (the ticket or device cookie says who).
+function appealForm(n) {
+  const a = n.appeal || (n.appeal = { open: false, text: '', result: '', ok: false, sending: false });
+  const idBase = `appeal-${n.key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  if (!a.open) {
+    return h('button', {
+      type: 'button', className: 'mod-appeal-open',
+      onclick: () => { a.open = true; renderModeration(); $(`${idBase}-text`).focus(); },
+    }, t('appeal_open'));
+  }
+  const result = h('p', { className: `appeal-result${a.ok ? ' ok' : a.result ? ' error' : ''}`, role: 'status' }, a.result);
+  if (a.ok) return result;
+  const area = h('textarea', { id: `${idBase}-text`, rows: '3', maxlength: '1000' });
+  area.value = a.text;
+  area.addEventListener('input', () => { a.text = area.value; });
+  return h('form', {
+    className: 'appeal-form',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (a.sending) return;
+      const text = clean(a.text.trim());
+      if (!text) { a.result = t('appeal_empty'); renderModeration(); $(`${idBase}-text`).focus(); return; }
+      a.sending = true;
+      const res = await api('POST', '/api/v1/appeals', { action_id: Number(n.id), text });
+      a.sending = false;
+      const id = res.body && res.body.id;
+      if (res.status >= 200 && res.status < 300 && id !== undefined && id !== null) {
+        a.ok = true;
+        a.result = t('appeal_sent', { n: id });
+      } else {
+        const err = (res.body && res.body.error) || {};
+        const key = `rerr_${err.code}`;
+        const why = res.status === 0 ? t('err_network') : t(key) !== key ? t(key) : err.message || t('err_unknown');
+        a.result = t('appeal_failed', { why });
+      }
+      renderModeration();
+    },
+  },
+  h('label', { for: `${idBase}-text` }, t('appeal_label', { id: n.id })),
+  area,
+  a.result ? result : null,
+  h('button', { type: 'submit', className: 'primary' }, t('appeal_send')));
 }
 
 function announce(text) {

@@ -218,8 +218,10 @@ export class IrcConnection {
         break;
       case 'ERROR':
         {
+          // "Closing Link: <who> (<reason>)"; the reason may itself hold
+          // parentheses ("You are banned (ban 3): …"), so take it whole.
           const text = p[0] || '';
-          const m = /\(([^()]*)\)\s*$/.exec(text);
+          const m = /^Closing Link:\s*\S*\s*\((.*)\)\s*$/.exec(text) || /\(([^()]*)\)\s*$/.exec(text);
           this.lastError = (m ? m[1] : text) || 'Closing';
         }
         break;
