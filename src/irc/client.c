@@ -55,6 +55,7 @@ static const struct command commands[] = {
     {"REPORT", cmd_report, AFTER_REG, 2, 2},
     {"APPEAL", cmd_appeal, AFTER_REG, 1, 2},
     {"OPER", cmd_oper, AFTER_REG, 2, 5},
+    {"AUTHENTICATE", cmd_authenticate, BEFORE_REG, 1, 5},
     {"PMACCEPT", cmd_pmaccept, AFTER_REG, 1, 1},
     {"PMDECLINE", cmd_pmdecline, AFTER_REG, 1, 1},
     {"IGNORE", cmd_ignore, AFTER_REG, 0, 1},

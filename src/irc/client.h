@@ -24,6 +24,7 @@ enum {
     CAP_USERHOST_IN_NAMES = 1 << 7,
     CAP_EXTENDED_JOIN = 1 << 8,
     CAP_MESSAGE_REDACTION = 1 << 9,
+    CAP_SASL = 1 << 10,
 };
 
 struct irc_client {
@@ -42,6 +43,7 @@ struct irc_client {
     uint8_t transport;                  /* enum irc_transport */
     bool has_nick, has_user, is_cap_negotiating, has_ticket;
     bool is_gone;                       /* connection closed; awaiting refs */
+    bool is_sasl_started;               /* AUTHENTICATE PLAIN sent, payload next */
     char *quit_reason;                  /* set when the client is leaving */
 };
 
@@ -72,7 +74,7 @@ typedef enum sl_err irc_handler_fn(struct irc_client *c, struct irc_msg *m);
 irc_handler_fn cmd_cap, cmd_pass, cmd_nick, cmd_user, cmd_ping, cmd_pong, cmd_quit;
 irc_handler_fn cmd_motd, cmd_lusers;
 irc_handler_fn cmd_pmpolicy, cmd_pmaccept, cmd_pmdecline, cmd_ignore, cmd_unignore;
-irc_handler_fn cmd_report, cmd_appeal, cmd_oper;
+irc_handler_fn cmd_report, cmd_appeal, cmd_oper, cmd_authenticate;
 irc_handler_fn cmd_join, cmd_part, cmd_topic, cmd_names, cmd_list, cmd_mode, cmd_kick,
     cmd_invite;
 irc_handler_fn cmd_privmsg, cmd_notice, cmd_tagmsg, cmd_away;

@@ -17,7 +17,7 @@
 static const char *const cap_names[] = {
     "away-notify", "batch", "draft/chathistory", "echo-message",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
-    "extended-join", "draft/message-redaction",
+    "extended-join", "draft/message-redaction", "sasl=PLAIN",
 };
 #define NCAPS (sizeof cap_names / sizeof cap_names[0])
 
@@ -39,11 +39,14 @@ static void sync_wants(struct irc_client *c)
     c->user->wants = w;
 }
 
+/* A capability's name without its value ("sasl=PLAIN" is "sasl"). */
 static int cap_index(const char *name)
 {
-    for (size_t i = 0; i < NCAPS; i++)
-        if (strcmp(cap_names[i], name) == 0)
+    for (size_t i = 0; i < NCAPS; i++) {
+        size_t n = strcspn(cap_names[i], "=");
+        if (strncmp(cap_names[i], name, n) == 0 && name[n] == '\0')
             return (int)i;
+    }
     return -1;
 }
 
@@ -54,7 +57,11 @@ static void cap_list(struct irc_client *c, const char *sub, uint32_t mask)
     for (size_t i = 0; i < NCAPS; i++) {
         if (!(mask & (1u << i)))
             continue;
-        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", cap_names[i]);
+        /* Values ("sasl=PLAIN") only in CAP LS (IRCv3 capability negotiation 302). */
+        int len = strcmp(sub, "LS") == 0 ? (int)strlen(cap_names[i])
+                                         : (int)strcspn(cap_names[i], "=");
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%.*s", n ? " " : "", len,
+                              cap_names[i]);
     }
     irc_send(c, ":%s CAP %s %s :%s", irc_cfg.server_name, irc_nick(c), sub, list);
 }
@@ -238,7 +245,7 @@ enum sl_err irc_try_register(struct irc_client *c)
     struct user *u = c->user;
     if (u->is_registered || !c->has_nick || !c->has_user || c->is_cap_negotiating)
         return SL_OK;
-    if (!c->has_ticket && !irc_cfg.open_registration) {
+    if (!c->has_ticket && !irc_cfg.open_registration && !c->staff[0]) {
         irc_reply(c, ERR_PASSWDMISMATCH,
                   ":A session ticket is required: enter from the web page, then use PASS <ticket>");
         irc_set_quit_reason(c, "Session ticket required");

@@ -1,11 +1,10 @@
-/* REPORT, APPEAL and OPER (docs/moderation.md). */
+/* REPORT and APPEAL (docs/moderation.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/audit.h"
 #include "core/report.h"
-#include "core/staff.h"
 #include "core/user.h"
 #include "irc/client.h"
 #include "irc/numeric.h"
@@ -82,20 +81,5 @@ enum sl_err cmd_appeal(struct irc_client *c, struct irc_msg *m)
     irc_client_hold(c);
     report_create_appeal(c->user->session, action, m->nparams > 1 ? m->params[1] : "",
                          report_stored, w, NULL);
-    return SL_OK;
-}
-
-enum sl_err cmd_oper(struct irc_client *c, struct irc_msg *m)
-{
-    char role[16];
-    if (!staff_check_password(m->params[0], m->params[1], role)) {
-        irc_reply(c, ERR_PASSWDMISMATCH, ":Password incorrect");
-        return SL_OK;
-    }
-    snprintf(c->staff, sizeof c->staff, "%s", m->params[0]);
-    char actor[64];
-    snprintf(actor, sizeof actor, "staff:%s", c->staff);
-    audit_log(actor, "oper", c->user->nick, "IRC operator login (%s)", role);
-    irc_reply(c, "381", ":You are now a salon %s", role);
     return SL_OK;
 }

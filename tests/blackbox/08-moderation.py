@@ -362,3 +362,41 @@ def test_appeal_is_queued_and_answered_and_a_ban_can_be_lifted(modsrv):
                         {"nick": uniq("Back"), "age": 30, "gender": "man", "region": "75",
                          "accept_rules": True}, headers={"Cookie": "salon_device=" + device})
     assert status == 201
+
+
+@pytest.mark.parametrize("kind", salonlib.TRANSPORTS)
+def test_staff_log_in_on_irc_with_sasl_plain_or_oper(modsrv, kind):
+    import base64
+    srv = modsrv
+    c = srv.client(kind, name="staffsasl")
+    c.send("CAP LS 302")
+    ls = c.expect("CAP", params=["*", "LS", None])
+    assert "sasl=PLAIN" in ls.params[-1].split()
+    c.send("CAP REQ :sasl")
+    c.expect("CAP", params=["*", "ACK", "sasl"])
+    c.send("AUTHENTICATE PLAIN")
+    c.expect("AUTHENTICATE", params=["+"])
+    c.send("AUTHENTICATE " + base64.b64encode(b"\0mod1\0wrong password!!").decode())
+    c.expect("904")
+    c.send("AUTHENTICATE PLAIN")
+    c.expect("AUTHENTICATE", params=["+"])
+    c.send("AUTHENTICATE " + base64.b64encode(("\0mod1\0" + PASSWORD).encode()).decode())
+    c.expect("900")
+    c.expect("903")
+    # A staff account may register without a session ticket.
+    nick = uniq("Staff")
+    c.send("NICK " + nick)
+    c.send("USER s 0 * :s")
+    c.send("CAP END")
+    c.expect("001")
+    # OPER from a user's connection: wrong then right password.
+    u, _, _ = enter(srv, uniq("Usr"), kind=kind)
+    u.send("OPER mod1 wrongwrongwrong")
+    u.expect("464")
+    u.send("OPER mod1 :" + PASSWORD)
+    u.expect("381")
+    staff = login(srv)
+    entries = http(srv, "GET", "/api/v1/mod/audit", headers=staff)[2]["entries"]
+    assert {"irc_login"} <= {e["action"] for e in entries}
+    assert any("SASL" in e["detail"] for e in entries if e["action"] == "irc_login")
+    assert any("OPER" in e["detail"] for e in entries if e["action"] == "irc_login")
