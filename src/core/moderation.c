@@ -15,7 +15,6 @@
 #include "lib/outq.h"
 #include "policy/gate.h"
 
-#define APPEAL_ROUTE "To appeal, send APPEAL <action id> :<your words> or use the appeal form"
 
 /* Sends "NOTE MODERATION <ACTION> <id> :<what>, because <reason> (rule:
  * <rule>). To appeal ..." to u. */
@@ -28,8 +27,10 @@ static void statement(struct user *u, const char *action, int64_t id, const char
         upper[i] = (char)(action[i] >= 'a' && action[i] <= 'z' ? action[i] - 32 : action[i]);
     upper[i] = '\0';
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
-    snprintf(text, sizeof text, "%s, because %s (rule: %s). %s.", what, reason,
-             rule && rule[0] ? rule : "house rules", APPEAL_ROUTE);
+    snprintf(text, sizeof text,
+             "%s, because %s (rule: %s). To appeal, send APPEAL %s :<your words>, or use "
+             "the appeal form of the web page with action %s.",
+             what, reason, rule && rule[0] ? rule : "house rules", idtext, idtext);
     struct event ev = {.time_ms = clock_wall_ms(), .source = fanout_server_name(),
                        .command = "NOTE", .params = {"MODERATION", upper, idtext, text},
                        .nparams = 4};
@@ -56,7 +57,7 @@ static struct user *find_user(const struct mod_request *rq)
     return NULL;
 }
 
-unsigned moderation_enforce_bans(int64_t action_id)
+unsigned moderation_enforce_bans(int64_t action_id, const char *rule)
 {
     unsigned n = 0;
     int64_t now = clock_wall_ms();
@@ -69,7 +70,7 @@ unsigned moderation_enforce_bans(int64_t action_id)
             continue;
         char what[80];
         snprintf(what, sizeof what, "You are banned (ban %" PRId64 ")", b->id);
-        statement(u, "ban", action_id, what, b->reason, "");
+        statement(u, "ban", action_id, what, b->reason, rule);
         disconnect(u, "Banned", action_id);
         n++;
     }
@@ -226,7 +227,7 @@ enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
         statement(u, "kick", id, "You were removed from salon", rq->reason, rq->rule);
         disconnect(u, "Removed by a moderator", id);
     } else if (!strcmp(a, "ban")) {
-        moderation_enforce_bans(id);
+        moderation_enforce_bans(id, rq->rule);
     } else if (!strcmp(a, "delete_message")) {
         struct history *h;
         const struct store_msg *m = history_lookup(rq->msgid, &h);

@@ -38,6 +38,6 @@ enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
 /* Disconnects every connected user that a ban in force now matches,
  * with a statement of reasons naming action_id (what APPEAL cites).
  * Returns how many. */
-unsigned moderation_enforce_bans(int64_t action_id);
+unsigned moderation_enforce_bans(int64_t action_id, const char *rule);
 
 #endif

@@ -94,6 +94,7 @@ static const char *status_text(int status)
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
+    case 301: return "Moved Permanently";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -517,8 +518,9 @@ static int static_path(const char *path, char *out, size_t cap)
 /* Opens rel under the web root one component at a time with O_NOFOLLOW,
  * so no symlink (inside or pointing out of the root) is ever followed.
  * Returns the fd of a regular file, or -1. */
-static int open_beneath(char *rel)
+static int open_beneath(char *rel, bool *is_dir)
 {
+    *is_dir = false;
     int dir = cfg.root_fd;
     int fd = -1;
     char *save = NULL;
@@ -539,7 +541,8 @@ static int open_beneath(char *rel)
         return -1;
     struct stat sb;
     if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        /* "/docs" names a directory: serve its index, as for "/docs/". */
+        /* "/docs" names a directory: its index, reached at "/docs/". */
+        *is_dir = true;
         int idx = openat(fd, "index.html", O_RDONLY | O_NOFOLLOW | O_CLOEXEC
                                            | O_NONBLOCK);
         close(fd);
@@ -613,10 +616,20 @@ static void serve_static(struct conn *c, struct http_parse *st,
     memcpy(name, rel, strlen(rel) + 1); /* open_beneath cuts rel up */
     if (cfg.root_fd < 0 && cfg.web_root)
         cfg.root_fd = open(cfg.web_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    bool is_dir = false;
     if (cfg.root_fd >= 0)
-        fd = open_beneath(rel);
+        fd = open_beneath(rel, &is_dir);
     if (fd < 0) {
         respond_error(c, 404, NULL);
+        goto out;
+    }
+    size_t plen = strlen(req->path);
+    if (is_dir && plen > 0 && req->path[plen - 1] != '/') {
+        /* A directory without its slash: send the browser to "/mod/", so
+         * that the page's relative addresses and its type are right. */
+        char loc[HTTP_PATH_MAX + 32];
+        snprintf(loc, sizeof loc, "Location: %s/\r\n", req->path);
+        http_respond(c, 301, "text/plain; charset=utf-8", "Moved\n", 6, loc);
         goto out;
     }
     struct stat sb;

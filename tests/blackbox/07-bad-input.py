@@ -3,6 +3,7 @@ endings, garbage commands; WebSocket protocol errors (1002/1007/1009),
 fragmentation, ping, subprotocols; HTTP errors. The server must survive all
 of it and keep serving new clients (last test). The IRC-level cases run over
 TCP and WebSocket (the `transport` fixture: the sender's)."""
+import os
 import socket
 import struct
 import time
@@ -429,3 +430,16 @@ def test_server_still_serves_new_clients(srv):
             srv.http_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
                            b"Connection: close\r\n\r\n")
         assert st == 200
+
+
+def test_http_directory_without_slash_redirects(srv):
+    os.makedirs(os.path.join(srv.web_root, "mod"), exist_ok=True)
+    with open(os.path.join(srv.web_root, "mod", "index.html"), "w") as f:
+        f.write("<!doctype html><title>dashboard</title>\n")
+    status, headers, _, _ = http_request(
+        srv.http_port, b"GET /mod HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert status == 301 and headers["location"] == "/mod/"
+    status, headers, body, _ = http_request(
+        srv.http_port, b"GET /mod/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert b"dashboard" in body

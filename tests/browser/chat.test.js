@@ -202,7 +202,7 @@ test('the private-message setting "nobody" blocks a private message with a visib
   noPageErrors(f.page, g.page);
 });
 
-test('ignore stops a person\'s messages on the server; report opens an honest placeholder dialog', async () => {
+test('ignore stops a person\'s messages on the server; report opens the report dialog', async () => {
   const kim = nick('Kim');
   const leo = nick('Leo');
   const mia = nick('Mia');
@@ -217,11 +217,11 @@ test('ignore stops a person\'s messages on the server; report opens an honest pl
   const row = messageRow(k.page, 'message de Leo');
   await row.waitFor();
 
-  // Report: a visible action on the message, a dialog that says plainly it is not in service yet.
+  // Report: a visible action on the message opens the report dialog.
   await row.getByRole('button', { name: `Signaler ce message de ${leo}` }).click();
   const dialog = k.page.locator('#report');
   await dialog.waitFor();
-  assert.match(await dialog.innerText(), /pas encore en service/);
+  assert.match(await dialog.innerText(), /Que se passe-t-il/);
   assert.match(await dialog.innerText(), /message de Leo/);
   // Ignore from the dialog.
   await dialog.getByRole('button', { name: 'Ignorer' }).click();

@@ -628,6 +628,19 @@ function onIrc(msg) {
       addMessage(b, m, { history: inHistory });
       return;
     }
+    case 'REDACT': {
+      // A moderator removed a message (draft/message-redaction): take it
+      // out of the view, and say so.
+      const b = getBuffer(isChannel(p[0]) ? p[0] : msg.nick, isChannel(p[0]) ? 'room' : 'pm', false);
+      if (!b) return;
+      const i = b.messages.findIndex((m) => m.id === p[1]);
+      if (i >= 0) {
+        b.messages[i].el.remove();
+        b.messages.splice(i, 1);
+      }
+      systemLine(b, t('message_removed'));
+      return;
+    }
     case 'BATCH':
       return;
     case 'NOTE':

@@ -5,7 +5,8 @@
 
 // Capabilities the page can use; it requests those the server offers.
 export const WANTED_CAPS = ['message-tags', 'server-time', 'echo-message', 'batch',
-  'draft/chathistory', 'extended-join', 'multi-prefix', 'away-notify'];
+  'draft/chathistory', 'extended-join', 'multi-prefix', 'away-notify',
+  'draft/message-redaction'];
 
 const TAG_UNESCAPES = { ':': ';', s: ' ', '\\': '\\', r: '\r', n: '\n' };
 

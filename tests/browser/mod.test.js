@@ -1,0 +1,269 @@
+// The moderator dashboard (web/mod/) and the chat page's side of
+// moderation (issue 4, "Must show": a moderator logs in, sees a fresh
+// report with its evidence, bans the user, and the user's page shows the
+// statement of reasons). One server with one staff account for this file.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Salon, launchBrowser, newUser, enter, joinFromDirectory, say, activeLog,
+  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE,
+} from './harness.js';
+
+const STAFF = 'alice';
+const PASSWORD = 'a long passphrase for tests';
+
+let salon;
+let browser;
+const contexts = [];
+
+before(async () => {
+  salon = new Salon();
+  // Staff accounts are read at start-up: create the account first.
+  await salon.addStaff(STAFF, PASSWORD, 'moderator');
+  await salon.start();
+  browser = await launchBrowser();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (salon) {
+    const res = await salon.stop();
+    salon.cleanup();
+    assert.deepEqual(res, { code: 0, signal: null }, `salon did not stop cleanly:\n${salon.log}`);
+  }
+});
+
+async function user(opts) {
+  const u = await newUser(browser, salon, opts);
+  contexts.push(u.context);
+  return u;
+}
+
+function noPageErrors(...pages) {
+  for (const p of pages) {
+    // Refusals (4xx) are expected answers here; Chromium logs them anyway.
+    const errors = p.errors.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e));
+    assert.deepEqual(errors, [], 'errors on the page');
+  }
+}
+
+function messageRow(page, text) {
+  return activeLog(page).locator('.msg', { hasText: text });
+}
+
+async function noSeriousA11y(page, what) {
+  const v = await runAxe(page);
+  assert.deepEqual(v, [], `${what}:\n${describeViolations(v)}`);
+}
+
+async function staffLogin(page, password = PASSWORD) {
+  await page.goto('/mod/');
+  await page.locator('#l-name').waitFor();
+  await page.fill('#l-name', STAFF);
+  await page.fill('#l-password', password);
+  await page.click('#login-submit');
+}
+
+test('the dashboard without a staff session shows the login form; a wrong password is refused', async () => {
+  const mod = await user();
+  await mod.page.goto('/mod/');
+  await mod.page.locator('#login-form').waitFor();
+  assert.ok(await mod.page.locator('#dash').isHidden(), 'no dashboard before login');
+  assert.equal(await mod.page.locator('#login-title').innerText(), 'Connexion de l’équipe');
+  await noSeriousA11y(mod.page, 'login form');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-login-desktop.png') });
+  // The API agrees: no staff session, no queue.
+  const res = await mod.page.request.get('/api/v1/mod/reports');
+  assert.equal(res.status(), 401);
+  assert.equal((await res.json()).error.code, 'staff_login_required');
+
+  // Empty fields are caught on the page, a wrong password by the server.
+  await mod.page.click('#login-submit');
+  await mod.page.locator('#e-l-name:not([hidden])').waitFor();
+  assert.equal(await mod.page.getAttribute('#l-name', 'aria-invalid'), 'true');
+  await staffLogin(mod.page, 'not the password at all');
+  const err = mod.page.locator('#e-login:not([hidden])');
+  await err.waitFor();
+  assert.match(await err.innerText(), /Nom ou mot de passe incorrect/);
+  assert.ok(await mod.page.locator('#dash').isHidden());
+  assert.equal(await mod.page.inputValue('#l-password'), '', 'the password field is cleared');
+  await noSeriousA11y(mod.page, 'login error');
+  noPageErrors(mod.page);
+});
+
+test('a report made on the chat page reaches the dashboard with its evidence; a ban sends the statement of reasons', async () => {
+  const offender = nick('Lourd');
+  const reporter = nick('Camille');
+  const witness = nick('Louise');
+  const o = await user();
+  const r = await user();
+  const w = await user();
+  await enter(o.page, { nick: offender, age: 44, gender: 'man', region: '93' });
+  await enter(r.page, { nick: reporter, age: 27, gender: 'woman', region: '75', showRegion: true });
+  await enter(w.page, { nick: witness, age: 31, gender: 'woman', region: '69' });
+  for (const u of [o, r, w]) await joinFromDirectory(u.page, '#amitie');
+
+  // A little conversation, then the line that gets reported (with markup
+  // that must stay text on the dashboard).
+  await say(r.page, 'Bonjour tout le monde !');
+  await say(o.page, 'salut, tu es jolie ? donne ton numéro');
+  await say(r.page, 'Non merci, je ne suis pas là pour ça.');
+  const bad = `je sais où tu habites <b>fais attention</b> ${Math.floor(Math.random() * 1e6)}`;
+  await say(o.page, bad);
+  const row = messageRow(r.page, bad);
+  await row.waitFor();
+
+  // The report dialog: plain-words categories, a comment, "received #N".
+  await row.getByRole('button', { name: `Signaler ce message de ${offender}` }).click();
+  const dialog = r.page.locator('#report');
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /Que se passe-t-il/);
+  await noSeriousA11y(r.page, 'report dialog');
+  // Sending without a category is caught on the page.
+  await dialog.getByRole('button', { name: 'Envoyer le signalement' }).click();
+  await r.page.locator('#e-report-cat:not([hidden])').waitFor();
+  await dialog.getByLabel('Harcèlement ou avances sexuelles non désirées').check();
+  await r.page.fill('#report-comment', 'Il insiste et devient menaçant.');
+  await dialog.getByRole('button', { name: 'Envoyer le signalement' }).click();
+  const ack = r.page.locator('#report-result.ok');
+  await ack.waitFor();
+  const [, reportId] = /Signalement n° (\d+) reçu/.exec(await ack.innerText()) || [];
+  assert.ok(reportId, `report acknowledged with its number: ${await ack.innerText()}`);
+  await dialog.getByRole('button', { name: 'Fermer' }).click();
+
+  // A second report on the same person (the queue groups them) and one on
+  // someone else, from the witness, through the same API.
+  const more = await w.page.request.post('/api/v1/reports', {
+    data: { target: offender, category: 'threat', comment: 'menaces en public' },
+  });
+  assert.equal(more.status(), 201, await more.text());
+  const spam = await w.page.request.post('/api/v1/reports', {
+    data: { target: reporter, category: 'spam', comment: 'test de file' },
+  });
+  assert.equal(spam.status(), 201, await spam.text());
+
+  // The moderator logs in and finds the fresh report, grouped, gravest first.
+  const mod = await user();
+  await staffLogin(mod.page);
+  await mod.page.locator('#dash').waitFor();
+  const item = mod.page.locator(`.report-item[data-report="${reportId}"]`);
+  await item.waitFor();
+  const group = mod.page.locator('.group', { has: item });
+  assert.equal(await group.locator('.g-nick').innerText(), offender);
+  assert.match(await group.innerText(), /2 signalement/);
+  assert.match(await group.locator('.g-cats').innerText(), /Menaces/);
+  assert.match(await group.locator('.g-cats').innerText(), /Harcèlement/);
+  const titles = await mod.page.locator('.g-nick').allInnerTexts();
+  assert.deepEqual(titles.slice(0, 2), [offender, reporter], 'threat (80) before spam (20)');
+  await noSeriousA11y(mod.page, 'queue');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-queue-desktop.png') });
+
+  // The report: the conversation as text, the reported line highlighted.
+  await item.click();
+  const reported = mod.page.locator('#evidence .ev-reported');
+  await reported.waitFor();
+  assert.match(await reported.locator('.ev-text').innerText(), new RegExp(bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  assert.match(await reported.locator('.ev-nick').innerText(), new RegExp(offender));
+  assert.match(await mod.page.locator('#evidence').innerText(), /Bonjour tout le monde/);
+  assert.equal(await mod.page.locator('#evidence b').count(), 0, 'evidence markup stays text');
+  assert.match(await mod.page.locator('#detail-meta').innerText(), /Il insiste et devient menaçant/);
+  assert.match(await mod.page.locator('#detail-title').innerText(), new RegExp(`Signalement n° ${reportId}`));
+  assert.equal(await mod.page.inputValue('#af-rule'), 'harassment', 'the category suggests the rule');
+  await noSeriousA11y(mod.page, 'report view');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-report-desktop.png') });
+
+  // Ban by session, for good, with a reason; a missing reason is caught.
+  await mod.page.getByLabel('Bannir', { exact: true }).check();
+  assert.equal(await mod.page.locator('input[name=banby][value=session]').isChecked(), true);
+  await mod.page.selectOption('#af-duration', '0');
+  await mod.page.locator('#action-form').screenshot({ path: join(SCREENSHOTS, 'mod-ban-form-desktop.png') });
+  await mod.page.click('#af-submit');
+  await mod.page.locator('#e-af-reason:not([hidden])').waitFor();
+  const reason = 'Harcèlement et menaces répétés envers une autre membre';
+  await mod.page.fill('#af-reason', reason);
+  assert.equal(await mod.page.locator('#af-submit').innerText(), `Bannir ${offender}`);
+  await mod.page.click('#af-submit');
+  const done = mod.page.locator('#af-result.ok');
+  await done.waitFor();
+  assert.match(await done.innerText(), /Action n° \d+ enregistrée/);
+
+  // The banned person's page: the statement of reasons, the appeal route,
+  // and the removed state without a useless "reconnect".
+  const note = o.page.locator('#moderation .mod-note');
+  await note.waitFor();
+  const noteText = await note.innerText();
+  assert.match(noteText, new RegExp(reason));
+  assert.match(noteText, /appeal/i, 'the server’s appeal route is shown');
+  assert.match(noteText, /contester/i);
+  await o.page.locator('#status[data-state="removed"]').waitFor();
+  assert.match(await o.page.locator('#status-text').innerText(), /banni/);
+  assert.ok(await o.page.locator('#status-action').isHidden(), 'no reconnect button after a ban');
+  await noSeriousA11y(o.page, 'banned page');
+  await o.page.screenshot({ path: join(SCREENSHOTS, 'banned-desktop.png') });
+  // The appeal form in the statement.
+  await note.getByRole('button', { name: 'Contester cette décision' }).click();
+  await o.page.locator('.appeal-form textarea').fill('Je conteste : c’était une blague entre nous.');
+  await note.getByRole('button', { name: 'Envoyer la contestation' }).click();
+  await o.page.locator('.appeal-result.ok').waitFor();
+  assert.match(await o.page.locator('.appeal-result.ok').innerText(), /Contestation n° \d+ reçue/);
+
+  // The others stay; the queue no longer lists the closed report; the
+  // audit log records the look and the ban.
+  assert.equal(await r.page.locator('#status[data-state="removed"]').count(), 0);
+  await mod.page.click('#queue-refresh');
+  await mod.page.locator(`.report-item[data-report="${reportId}"]`).waitFor({ state: 'detached' });
+  await mod.page.click('#tab-audit');
+  await mod.page.locator('#audit-body tr', { hasText: 'ban' }).first().waitFor();
+  assert.match(await mod.page.locator('#audit-body').innerText(), /view_report/);
+  await noSeriousA11y(mod.page, 'audit view');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-audit-desktop.png') });
+
+  // Logout ends the staff session on the server too.
+  await mod.page.click('#logout');
+  await mod.page.locator('#login-form').waitFor();
+  const after = await mod.page.request.get('/api/v1/mod/reports');
+  assert.equal(after.status(), 401);
+  noPageErrors(o.page, r.page, w.page, mod.page);
+});
+
+test('the dashboard on a phone and in English', async () => {
+  const a = await user();
+  const b = await user();
+  const an = nick('Ana');
+  const bn = nick('Ben');
+  await enter(a.page, { nick: an, age: 29, gender: 'woman', region: '33' });
+  await enter(b.page, { nick: bn, age: 38, gender: 'man', region: '33' });
+  const res = await a.page.request.post('/api/v1/reports', { data: { target: bn, category: 'hate', comment: 'insultes' } });
+  assert.equal(res.status(), 201, await res.text());
+  const { id } = await res.json();
+
+  const mod = await user({ viewport: PHONE, locale: 'en-GB' });
+  await staffLogin(mod.page);
+  const item = mod.page.locator(`.report-item[data-report="${id}"]`);
+  await item.waitFor();
+  assert.equal(await mod.page.locator('#queue-title').innerText(), 'Open reports');
+  await noSeriousA11y(mod.page, 'phone queue');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-queue-phone.png') });
+  await item.click();
+  await mod.page.locator('#detail-title', { hasText: `Report #${id}` }).waitFor();
+  assert.ok(await mod.page.locator('#queue').isHidden(), 'one pane at a time on a phone');
+  await noSeriousA11y(mod.page, 'phone report');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-report-phone.png') });
+  await mod.page.click('#detail-back');
+  await item.waitFor();
+  // Dismiss from the dashboard: reason and rule required, action id shown.
+  await item.click();
+  await mod.page.getByLabel('Dismiss', { exact: true }).check();
+  await mod.page.fill('#af-reason', 'Nothing against the rules in the evidence');
+  await mod.page.click('#af-submit');
+  await mod.page.locator('#af-result.ok', { hasText: /Action #\d+ recorded/ }).waitFor();
+  await mod.page.setViewportSize(DESKTOP);
+  noPageErrors(a.page, b.page, mod.page);
+});

@@ -1,0 +1,831 @@
+// salon's moderator dashboard (docs/moderation.md, "Dashboard API"; see
+// docs/web.md). Same rules as the chat page: no framework, no inline
+// script or style, and every piece of text from the server — evidence,
+// nicks, comments, audit details — enters the page as text (render.js h()),
+// never as HTML.
+//
+// The CSRF token from the login answer lives only in this module's memory
+// and goes with every POST as X-CSRF-Token; a reload therefore asks for the
+// password again (the HttpOnly cookie alone cannot act).
+
+import { lang, setLang, otherLang } from '/js/i18n.js';
+import { h, nickColor } from '/js/render.js';
+import { m, applyStaticMod } from '/mod/strings.js';
+
+const $ = (id) => document.getElementById(id);
+
+const POLL_MS = 10000;               // queue refresh (the brief: every 10 s)
+const NARROW = window.matchMedia('(max-width: 899px)');
+
+// docs/moderation.md, "Reports": categories and severities.
+const SEVERITY = { child_safety: 100, sexual_violence: 90, threat: 80, hate: 60,
+  harassment: 50, illegal: 50, spam: 20, other: 10 };
+// House rules offered to the moderator, and the one a category suggests.
+const RULES = ['minors', 'consent', 'harassment', 'hate', 'threats', 'spam', 'illegal', 'other'];
+const RULE_OF = { child_safety: 'minors', sexual_violence: 'consent', threat: 'threats', hate: 'hate',
+  harassment: 'harassment', illegal: 'illegal', spam: 'spam', other: 'other' };
+const MUTE_DURATIONS = [600, 3600, 86400, 604800];
+const BAN_DURATIONS = [3600, 86400, 604800, 2592000, 0];
+// Actions aimed at a session (docs/moderation.md, "Actions").
+const ON_SESSION = new Set(['warn', 'mute', 'kick', 'ban']);
+
+const state = {
+  staff: null,          // {name, role}
+  csrf: '',             // from the login answer, memory only
+  groups: [],
+  updated: null,
+  selected: null,       // id of the report shown
+  report: null,         // its normalised detail
+  view: 'queue',
+  timer: null,
+  lastCount: -1,
+  loadingDetail: 0,
+};
+
+// ---------------------------------------------------------------- HTTP
+
+async function api(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (method !== 'GET' && state.csrf) init.headers['X-CSRF-Token'] = state.csrf;
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    return { status: 0, body: null };
+  }
+  let json = null;
+  if (res.status !== 204) {
+    try { json = await res.json(); } catch { json = null; }
+  }
+  // Without a staff session every dashboard call is 401: back to the form.
+  if (res.status === 401 && path.startsWith('/api/v1/mod/') && state.staff) sessionLost();
+  return { status: res.status, body: json };
+}
+
+function errorText(res) {
+  if (res.status === 0) return m('err_network');
+  const err = (res.body && res.body.error) || {};
+  if (err.code === 'csrf') return m('err_csrf');
+  return err.message || err.code || m('err_unknown', { status: res.status });
+}
+
+// ---------------------------------------------------------------- values from the server
+
+// Times arrive as ISO strings, or as milliseconds or seconds since 1970.
+function toDate(v) {
+  if (v === null || v === undefined || v === '') return null;
+  let d;
+  if (typeof v === 'number') d = new Date(v > 1e11 ? v : v * 1000);
+  else if (/^\d+$/.test(String(v))) return toDate(Number(v));
+  else d = new Date(v);
+  return isNaN(d) ? null : d;
+}
+
+function timeOf(o) {
+  return toDate(o.time ?? o.time_ms ?? o.ts ?? o.created ?? o.created_ms);
+}
+
+function fmtTime(d, withDate = false) {
+  if (!d) return '';
+  const opts = withDate
+    ? { day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }
+    : { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+  return new Intl.DateTimeFormat(lang(), opts).format(d);
+}
+
+function ago(d) {
+  if (!d) return '';
+  const s = Math.max(0, Math.floor((Date.now() - d.getTime()) / 1000));
+  if (s < 60) return m('ago_s', { n: s });
+  if (s < 3600) return m('ago_min', { n: Math.floor(s / 60) });
+  if (s < 86400) return m('ago_h', { n: Math.floor(s / 3600) });
+  return m('ago_d', { n: Math.floor(s / 86400) });
+}
+
+function timeEl(d, withDate = false) {
+  if (!d) return h('span', { className: 'time' }, '');
+  return h('time', { className: 'time', datetime: d.toISOString(), title: d.toLocaleString(lang()) }, fmtTime(d, withDate));
+}
+
+function catLabel(c) {
+  const k = `cat_${c}`;
+  const s = m(k);
+  return s === k ? String(c || '?') : s;
+}
+
+function sevOf(x) {
+  if (typeof x.severity === 'number') return x.severity;
+  return SEVERITY[x.category] ?? 0;
+}
+
+function sevClass(n) {
+  return n >= 80 ? 'sev-crit' : n >= 50 ? 'sev-high' : 'sev-low';
+}
+
+function catBadge(category, extra) {
+  const sev = SEVERITY[category] ?? 0;
+  return h('span', { className: `cat ${sevClass(sev)}` }, catLabel(category), extra ? ` ${extra}` : null);
+}
+
+// Any scalar as text; objects and arrays as compact JSON text.
+function asText(v) {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'boolean') return m(v ? 'yes' : 'no');
+  if (Array.isArray(v)) return v.map(asText).join(', ');
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function whereText(where) {
+  if (!where) return '';
+  return where === 'private' || where === 'pm' ? m('private_conv') : String(where);
+}
+
+// ---------------------------------------------------------------- screens
+
+function showLogin(notice) {
+  stopPolling();
+  state.staff = null;
+  state.csrf = '';
+  state.report = null;
+  state.selected = null;
+  $('dash').hidden = true;
+  $('tabs').hidden = true;
+  $('logout').hidden = true;
+  $('who').hidden = true;
+  $('login').hidden = false;
+  const n = $('login-notice');
+  n.hidden = !notice;
+  n.textContent = notice || '';
+  $('l-password').value = '';
+  $('l-name').focus();
+}
+
+function sessionLost() {
+  showLogin(m('session_lost'));
+}
+
+function showDash() {
+  $('login').hidden = true;
+  $('dash').hidden = false;
+  $('tabs').hidden = false;
+  $('logout').hidden = false;
+  renderWho();
+  setView('queue');
+  loadQueue();
+  startPolling();
+}
+
+function renderWho() {
+  const who = $('who');
+  if (!state.staff) { who.hidden = true; return; }
+  const rk = `role_${state.staff.role}`;
+  who.textContent = m('who', { name: state.staff.name, role: m(rk) === rk ? state.staff.role : m(rk) });
+  who.hidden = false;
+}
+
+function setView(view) {
+  state.view = view;
+  const queue = view === 'queue';
+  $('queue').hidden = !queue;
+  $('detail').hidden = !queue;
+  $('audit').hidden = queue;
+  $('dash').classList.toggle('audit-view', !queue);
+  $('tab-queue').setAttribute('aria-current', queue ? 'page' : 'false');
+  $('tab-audit').setAttribute('aria-current', queue ? 'false' : 'page');
+  if (!queue) loadAudit();
+}
+
+// ---------------------------------------------------------------- login
+
+function fieldError(id, inputId, text) {
+  const e = $(id);
+  e.textContent = text || '';
+  e.hidden = !text;
+  if (inputId) {
+    if (text) $(inputId).setAttribute('aria-invalid', 'true');
+    else $(inputId).removeAttribute('aria-invalid');
+  }
+}
+
+async function submitLogin(ev) {
+  ev.preventDefault();
+  const name = $('l-name').value.trim();
+  const password = $('l-password').value;
+  fieldError('e-l-name', 'l-name', name ? '' : m('err_missing'));
+  fieldError('e-l-password', 'l-password', password ? '' : m('err_missing'));
+  fieldError('e-login', null, '');
+  if (!name) { $('l-name').focus(); return; }
+  if (!password) { $('l-password').focus(); return; }
+  const btn = $('login-submit');
+  btn.disabled = true;
+  btn.textContent = m('logging_in');
+  const res = await api('POST', '/api/v1/staff/login', { name, password });
+  btn.disabled = false;
+  btn.textContent = m('login');
+  if (res.status === 200 && res.body && res.body.csrf) {
+    state.csrf = String(res.body.csrf);
+    state.staff = { name: res.body.name || name, role: res.body.role || '' };
+    $('l-password').value = '';
+    $('login-notice').hidden = true;
+    showDash();
+    $('main').focus();
+    return;
+  }
+  const code = res.body && res.body.error && res.body.error.code;
+  let text;
+  if (code === 'bad_credentials' || (res.status === 401 && !code)) text = m('err_bad_credentials');
+  else if (code === 'too_many_attempts' || res.status === 429) text = m('err_too_many_attempts');
+  else text = errorText(res);
+  fieldError('e-login', null, text);
+  $('l-password').value = '';
+  $('l-password').focus();
+}
+
+async function logout() {
+  await api('POST', '/api/v1/staff/logout', {});
+  showLogin(m('logged_out'));
+}
+
+// ---------------------------------------------------------------- queue
+
+function startPolling() {
+  stopPolling();
+  state.timer = setInterval(() => {
+    if (!document.hidden && state.staff && state.view === 'queue') loadQueue();
+  }, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(state.timer);
+  state.timer = null;
+}
+
+function reportsOf(g) {
+  return Array.isArray(g.reports) ? g.reports : [];
+}
+
+// The server orders the queue; the page orders it again the same way
+// (gravest first, then oldest) so that it never depends on it.
+function normaliseGroups(groups) {
+  const out = [];
+  for (const g of Array.isArray(groups) ? groups : []) {
+    const reports = reportsOf(g).slice().sort((a, b) => sevOf(b) - sevOf(a)
+      || (timeOf(a)?.getTime() ?? 0) - (timeOf(b)?.getTime() ?? 0));
+    if (!reports.length) continue;
+    const severity = Math.max(typeof g.severity === 'number' ? g.severity : 0, ...reports.map(sevOf));
+    const oldest = Math.min(...reports.map((r) => timeOf(r)?.getTime() ?? Infinity));
+    out.push({ ...g, reports, severity, oldest });
+  }
+  out.sort((a, b) => b.severity - a.severity || a.oldest - b.oldest);
+  return out;
+}
+
+async function loadQueue() {
+  const res = await api('GET', '/api/v1/mod/reports');
+  if (!state.staff) return;
+  const err = $('queue-error');
+  if (res.status !== 200 || !res.body) {
+    if (res.status === 401) return;
+    err.textContent = m('queue_error', { why: errorText(res) });
+    err.hidden = false;
+    return;
+  }
+  err.hidden = true;
+  state.groups = normaliseGroups(res.body.groups);
+  state.updated = new Date();
+  renderQueue();
+  const n = state.groups.reduce((s, g) => s + g.reports.length, 0);
+  if (state.lastCount >= 0 && n > state.lastCount) announce(m('queue_count', { n, g: state.groups.length, time: fmtTime(state.updated) }));
+  state.lastCount = n;
+}
+
+function renderQueue() {
+  const list = $('queue-list');
+  // Keep keyboard focus on the same report across refreshes.
+  const focused = document.activeElement && list.contains(document.activeElement)
+    ? document.activeElement.dataset.report : null;
+  list.textContent = '';
+  let n = 0;
+  for (const g of state.groups) {
+    n += g.reports.length;
+    const nick = g.reported_nick || (g.reports[0] && g.reports[0].reported_nick) || '?';
+    const counts = new Map();
+    for (const r of g.reports) counts.set(r.category, (counts.get(r.category) || 0) + 1);
+    const nickEl = h('strong', { className: 'g-nick' }, nick);
+    nickEl.style.color = nickColor(nick);
+    const items = g.reports.map((r) => {
+      const when = timeOf(r);
+      const btn = h('button', {
+        type: 'button', className: 'report-item', dataset: { report: String(r.id) },
+        'aria-current': String(r.id) === String(state.selected) ? 'true' : false,
+        onclick: () => openReport(r.id),
+      },
+      h('span', { className: 'ri-line' },
+        h('span', { className: 'ri-id' }, `#${r.id}`), ' ', catBadge(r.category), ' ',
+        h('span', { className: 'ri-when' }, ago(when))),
+      h('span', { className: 'ri-sub' },
+        [r.reporter_nick ? m('by', { nick: r.reporter_nick }) : '', r.where ? m('in_where', { where: whereText(r.where) }) : '']
+          .filter(Boolean).join(' · ')),
+      r.comment ? h('span', { className: 'ri-comment' }, `« ${String(r.comment).slice(0, 120)} »`) : null);
+      return h('li', null, btn);
+    });
+    list.append(h('li', { className: `group ${sevClass(g.severity)}` },
+      h('div', { className: 'g-head' },
+        h('h3', { className: 'g-title' }, nickEl),
+        h('span', { className: 'g-count' }, m('n_reports', { n: g.reports.length }))),
+      h('p', { className: 'g-cats' },
+        [...counts].map(([c, k]) => catBadge(c, k > 1 ? `×${k}` : '')),
+        h('span', { className: 'small muted' }, ` ${m('oldest', { ago: ago(toDate(g.oldest)) })}`)),
+      h('ul', { className: 'g-reports' }, items)));
+  }
+  $('queue-empty').hidden = state.groups.length > 0;
+  $('queue-status').textContent = state.updated
+    ? m('queue_count', { n, g: state.groups.length, time: fmtTime(state.updated) }) : '';
+  if (focused) {
+    const again = list.querySelector(`[data-report="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+}
+
+// ---------------------------------------------------------------- one report
+
+// The detail may come flat ({id, …, evidence, profile, history, related})
+// or wrapped ({report: {…}, evidence, …}); evidence may be a list or
+// {messages, participants}.
+function normaliseReport(body, id) {
+  const r = body && typeof body.report === 'object' && body.report ? { ...body.report, ...body } : { ...(body || {}) };
+  delete r.report;
+  if (r.id === undefined) r.id = id;
+  let ev = r.evidence;
+  if (typeof ev === 'string') {
+    try { ev = JSON.parse(ev); } catch { ev = []; }
+  }
+  let messages = [];
+  let participants = [];
+  if (Array.isArray(ev)) messages = ev;
+  else if (ev && typeof ev === 'object') {
+    messages = Array.isArray(ev.messages) ? ev.messages : Array.isArray(ev.lines) ? ev.lines : [];
+    participants = Array.isArray(ev.participants) ? ev.participants : [];
+    if (!r.msgid && ev.msgid) r.msgid = ev.msgid;
+  }
+  r.messages = messages.map((x) => ({
+    msgid: x.msgid ?? x.id ?? '',
+    time: timeOf(x),
+    session: x.session ?? x.sender ?? x.sender_session ?? '',
+    nick: x.nick ?? x.sender_nick ?? x.from ?? '',
+    text: x.text ?? x.body ?? x.message ?? '',
+    address: x.address ?? x.addr ?? x.participant?.address ?? '',
+    device: x.device ?? x.participant?.device ?? '',
+    reported: x.reported === true,
+    kind: x.kind ?? x.command ?? '',
+  })).sort((a, b) => (a.time?.getTime() ?? 0) - (b.time?.getTime() ?? 0));
+  r.participants = participants;
+  r.profile = r.profile && typeof r.profile === 'object' ? r.profile : {};
+  r.history = Array.isArray(r.history) ? r.history : [];
+  r.related = Array.isArray(r.related) ? r.related : [];
+  r.reported = r.reported ?? r.profile.session ?? '';
+  r.reported_nick = r.reported_nick ?? r.profile.nick ?? '';
+  return r;
+}
+
+async function openReport(id) {
+  state.selected = id;
+  for (const b of document.querySelectorAll('.report-item')) {
+    b.setAttribute('aria-current', b.dataset.report === String(id) ? 'true' : 'false');
+  }
+  $('dash').classList.add('show-detail');
+  $('af-result').textContent = '';
+  $('af-result').className = 'act-result';
+  await loadReport(id, true);
+}
+
+async function loadReport(id, focus) {
+  const ticket = ++state.loadingDetail;
+  $('detail-empty').hidden = true;
+  $('detail-status').textContent = m('loading');
+  const res = await api('GET', `/api/v1/mod/reports/${encodeURIComponent(id)}`);
+  if (ticket !== state.loadingDetail || !state.staff) return;
+  if (res.status !== 200 || !res.body) {
+    $('detail-status').textContent = m('detail_error', { why: errorText(res) });
+    $('detail-body').hidden = true;
+    return;
+  }
+  $('detail-status').textContent = '';
+  const keepForm = state.report && String(state.report.id) === String(id);
+  state.report = normaliseReport(res.body, id);
+  renderReport(keepForm);
+  if (focus) $('detail-title').focus();
+}
+
+function renderReport(keepForm) {
+  const r = state.report;
+  if (!r) return;
+  $('detail-body').hidden = false;
+  $('detail-title').textContent = m('report_n', { id: r.id });
+
+  const meta = $('detail-meta');
+  meta.textContent = '';
+  const reportedNick = h('strong', null, r.reported_nick || '?');
+  if (r.reported_nick) reportedNick.style.color = nickColor(r.reported_nick);
+  const row = (k, ...v) => meta.append(h('div', null, h('dt', null, m(k)), h('dd', null, ...v)));
+  row('m_reported', reportedNick, r.reported ? h('span', { className: 'muted small mono' }, ` ${r.reported}`) : null);
+  row('m_category', catBadge(r.category), ' ', h('span', { className: 'small muted' }, m('severity', { n: sevOf(r) })));
+  row('m_time', timeEl(timeOf(r), true), ' ', h('span', { className: 'small muted' }, ago(timeOf(r))));
+  if (r.reporter_nick) row('m_reporter', String(r.reporter_nick));
+  row('m_where', whereText(r.where));
+  if (r.status) row('m_status', m(`st_${r.status}`) === `st_${r.status}` ? String(r.status) : m(`st_${r.status}`));
+  row('m_comment', r.comment ? h('span', { className: 'comment' }, String(r.comment)) : m('no_comment'));
+
+  renderEvidence(r);
+  renderProfile(r);
+  renderHistory(r);
+  renderRelated(r);
+  fillActionForm(r, keepForm);
+}
+
+function renderEvidence(r) {
+  const ol = $('evidence');
+  ol.textContent = '';
+  ol.setAttribute('aria-label', m('evidence_label', { where: whereText(r.where) || '?' }));
+  for (const x of r.messages) {
+    const isReported = x.reported || (r.msgid && x.msgid && x.msgid === r.msgid);
+    const byReported = r.reported && x.session && x.session === r.reported;
+    const nick = h('span', { className: 'ev-nick', title: x.session ? String(x.session) : null }, x.nick || '?');
+    nick.style.color = nickColor(x.nick || '?');
+    ol.append(h('li', {
+      className: `ev${isReported ? ' ev-reported' : ''}${byReported ? ' ev-by-reported' : ''}`,
+      dataset: { msgid: String(x.msgid || '') },
+    },
+    timeEl(x.time),
+    h('span', { className: 'ev-body' },
+      isReported ? h('span', { className: 'ev-flag' }, m('reported_msg')) : null,
+      nick, ' ',
+      h('span', { className: 'ev-text' }, String(x.text)))));
+  }
+  if (!r.messages.length) ol.append(h('li', { className: 'muted' }, m('evidence_none')));
+
+  // Addresses and devices of the participants: from the evidence's own
+  // list, or gathered from its lines.
+  const box = $('participants');
+  box.textContent = '';
+  let people = r.participants.map((p) => ({ nick: p.nick ?? '', session: p.session ?? '', address: p.address ?? '', device: p.device ?? '' }));
+  if (!people.length) {
+    const seen = new Map();
+    for (const x of r.messages) {
+      if (!x.address && !x.device) continue;
+      seen.set(x.session || x.nick, { nick: x.nick, session: x.session, address: x.address, device: x.device });
+    }
+    people = [...seen.values()];
+  }
+  if (!people.length) return;
+  const tbody = h('tbody');
+  for (const p of people) {
+    tbody.append(h('tr', null, h('td', null, String(p.nick)), h('td', { className: 'mono' }, String(p.session)),
+      h('td', { className: 'mono' }, String(p.address)), h('td', { className: 'mono' }, String(p.device))));
+  }
+  box.append(h('div', { className: 'table-wrap' }, h('table', { className: 'people' },
+    h('caption', null, m('participants')),
+    h('thead', null, h('tr', null, ...['c_nick', 'c_session', 'c_address', 'c_device'].map((k) => h('th', { scope: 'col' }, m(k))))),
+    tbody)));
+}
+
+const PROFILE_ORDER = ['nick', 'profile', 'session', 'age_band', 'gender', 'region', 'show_region', 'created', 'connected',
+  'address', 'device', 'nicks', 'rooms'];
+
+function keyLabel(k) {
+  const s = m(`k_${k}`);
+  return s === `k_${k}` ? k.replace(/_/g, ' ') : s;
+}
+
+// The public profile line of docs/protocol.md ("35-49 man 93") in words.
+function profileWords(line) {
+  const [band, gender, region] = String(line).trim().split(/\s+/);
+  if (!band || !gender || m(`g_${gender}`) === `g_${gender}`) return String(line);
+  return [band.replace('-', '–'), m(`g_${gender}`), region].filter(Boolean).join(', ');
+}
+
+function valueText(k, v) {
+  if (k === 'profile' && typeof v === 'string') return profileWords(v);
+  if (k === 'gender' && typeof v === 'string' && m(`g_${v}`) !== `g_${v}`) return m(`g_${v}`);
+  if (/(^|_)(time|created|expires)(_ms)?$/.test(k) || k === 'time') {
+    const d = toDate(v);
+    if (d) return `${fmtTime(d, true)} (${ago(d)})`;
+  }
+  return asText(v);
+}
+
+function renderProfile(r) {
+  const dl = $('profile');
+  dl.textContent = '';
+  const keys = Object.keys(r.profile);
+  keys.sort((a, b) => {
+    const ia = PROFILE_ORDER.indexOf(a);
+    const ib = PROFILE_ORDER.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+  });
+  for (const k of keys) {
+    const v = r.profile[k];
+    if (v === null || v === undefined || v === '') continue;
+    dl.append(h('div', null, h('dt', null, keyLabel(k)),
+      h('dd', { className: ['session', 'address', 'device'].includes(k) ? 'mono' : null }, valueText(k, v))));
+  }
+  if (!dl.childElementCount) dl.append(h('div', null, h('dt', null, keyLabel('nick')), h('dd', null, r.reported_nick || '?')));
+}
+
+// One line per history entry: its time, then "key: value" for the rest.
+function renderHistory(r) {
+  const ul = $('history');
+  ul.textContent = '';
+  const items = r.history.slice().sort((a, b) => (timeOf(b)?.getTime() ?? 0) - (timeOf(a)?.getTime() ?? 0));
+  for (const e of items) {
+    if (!e || typeof e !== 'object') { ul.append(h('li', null, asText(e))); continue; }
+    // An earlier report reads "Report #2 [Threats] in #room — comment";
+    // an action "ban — reason · by"; anything else key: value.
+    const isReport = !e.action && e.category;
+    const head = isReport ? m('report_n', { id: e.id }) : e.action || e.kind || e.type || '';
+    const skip = ['time', 'time_ms', 'ts', 'action', 'kind', 'type',
+      ...(isReport ? ['id', 'category', 'severity', 'msgid', 'where'] : [])];
+    const rest = Object.entries(e).filter(([k, v]) => !skip.includes(k) && v !== '' && v !== null && v !== undefined);
+    ul.append(h('li', null, timeEl(timeOf(e), true), ' ', h('strong', null, String(head)),
+      isReport ? [' ', catBadge(e.category), e.where ? ` ${m('in_where', { where: whereText(e.where) })}` : ''] : null,
+      rest.length ? h('span', { className: 'small' }, ` — ${rest.map(([k, v]) => m('kv', { k: keyLabel(k), v: k === 'category' ? catLabel(v) : valueText(k, v) })).join(' · ')}`) : null));
+  }
+  if (!items.length) ul.append(h('li', { className: 'muted' }, m('history_none')));
+}
+
+function renderRelated(r) {
+  const ul = $('related');
+  ul.textContent = '';
+  for (const x of r.related) {
+    if (!x || typeof x !== 'object') continue;
+    const nick = h('strong', null, String(x.nick || '?'));
+    nick.style.color = nickColor(String(x.nick || '?'));
+    // same_device / same_prefix are said in words; anything else as key: value.
+    const links = [x.same_device ? m('same_device') : '', x.same_prefix ? m('same_prefix') : ''].filter(Boolean);
+    const rest = Object.entries(x).filter(([k, v]) => !['nick', 'session', 'same_device', 'same_prefix'].includes(k)
+      && v !== '' && v !== null && v !== undefined);
+    ul.append(h('li', null, nick, x.session ? h('span', { className: 'muted small mono' }, ` ${x.session}`) : null,
+      links.length ? h('span', { className: 'small' }, ` — ${links.join(', ')}`) : null,
+      rest.length ? h('span', { className: 'small' }, ` — ${rest.map(([k, v]) => m('kv', { k: keyLabel(k), v: valueText(k, v) })).join(' · ')}`) : null,
+      x.session ? h('button', {
+        type: 'button', className: 'link-btn small-btn',
+        onclick: () => { $('af-target').value = String(x.session); updateActionForm(); $('af-target').focus(); },
+      }, m('target_this'), h('span', { className: 'sr-only' }, ` ${x.nick || x.session}`)) : null));
+  }
+  if (!ul.childElementCount) ul.append(h('li', { className: 'muted' }, m('related_none')));
+}
+
+// ---------------------------------------------------------------- actions
+
+function option(value, text) {
+  return h('option', { value: String(value) }, text);
+}
+
+function fillSelect(sel, options, keep) {
+  const before = sel.value;
+  sel.textContent = '';
+  for (const o of options) sel.append(o);
+  if (keep && [...sel.options].some((o) => o.value === before)) sel.value = before;
+}
+
+function fillActionForm(r, keep) {
+  const targets = [];
+  if (r.reported) targets.push(option(r.reported, m('af_target_reported', { nick: r.reported_nick || r.reported })));
+  for (const x of r.related) {
+    if (x && x.session && x.session !== r.reported) targets.push(option(x.session, m('af_target_related', { nick: x.nick || x.session })));
+  }
+  fillSelect($('af-target'), targets, keep);
+
+  const msgs = [option('', m('choose'))];
+  for (const x of r.messages) {
+    if (!x.msgid) continue;
+    const text = String(x.text);
+    msgs.push(option(x.msgid, `${fmtTime(x.time)} ${x.nick} : ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`));
+  }
+  fillSelect($('af-msgid'), msgs, keep);
+  if (!keep && r.msgid) $('af-msgid').value = r.msgid;
+
+  fillSelect($('af-rule'), [option('', m('choose')), ...RULES.map((k) => option(k, m(`rule_${k}`)))], keep);
+  if (!keep) {
+    $('af-rule').value = RULE_OF[r.category] || '';
+    $('af-room').value = r.where && String(r.where).startsWith('#') ? r.where : '';
+    $('af-pattern').value = r.reported_nick ? `${r.reported_nick}*` : '';
+    $('af-reason').value = '';
+    for (const el of document.querySelectorAll('input[name=act]')) el.checked = false;
+    document.querySelector('input[name=banby][value=session]').checked = true;
+  }
+  updateActionForm();
+}
+
+function currentAction() {
+  const el = document.querySelector('input[name=act]:checked');
+  return el ? el.value : '';
+}
+
+function targetNick() {
+  const r = state.report;
+  const sel = $('af-target');
+  if (!r) return '';
+  if (sel.value === r.reported) return r.reported_nick || sel.value;
+  const rel = r.related.find((x) => x && String(x.session) === sel.value);
+  return rel ? rel.nick || sel.value : sel.value;
+}
+
+// Shows the fields the chosen action needs, and names the action on the
+// button ("Ban Nick") so the moderator sees what a click will do.
+function updateActionForm() {
+  const closed = !!(state.report && state.report.closed);
+  const dismiss = document.querySelector('input[name=act][value=dismiss]');
+  dismiss.closest('label').hidden = closed;
+  if (closed && dismiss.checked) dismiss.checked = false;
+  const a = currentAction();
+  const banBy = (document.querySelector('input[name=banby]:checked') || {}).value || 'session';
+  $('row-target').hidden = !ON_SESSION.has(a) || (a === 'ban' && banBy === 'nick');
+  $('row-msgid').hidden = a !== 'delete_message';
+  $('row-banby').hidden = a !== 'ban';
+  $('row-pattern').hidden = !(a === 'ban' && banBy === 'nick');
+  $('row-duration').hidden = a !== 'mute' && a !== 'ban';
+  $('row-room').hidden = a !== 'close_room';
+  if (a === 'mute' || a === 'ban') {
+    const list = a === 'mute' ? MUTE_DURATIONS : BAN_DURATIONS;
+    const sel = $('af-duration');
+    const keep = sel.dataset.for === a;
+    fillSelect(sel, list.map((s) => option(s, m(`d_${s}`))), keep);
+    if (!keep) sel.value = a === 'mute' ? '3600' : '86400';
+    sel.dataset.for = a;
+  }
+  const r = state.report || {};
+  const btn = $('af-submit');
+  btn.hidden = !a;
+  btn.className = a === 'dismiss' ? '' : ['kick', 'ban', 'close_room'].includes(a) ? 'act-danger' : 'primary';
+  if (a) {
+    btn.textContent = m(`submit_${a}`, {
+      id: r.id, nick: a === 'ban' && banBy === 'nick' ? ($('af-pattern').value || '…') : targetNick() || '?',
+      room: $('af-room').value || '#…',
+    });
+  }
+}
+
+async function submitAction(ev) {
+  ev.preventDefault();
+  const r = state.report;
+  const a = currentAction();
+  if (!r || !a) return;
+  const reason = $('af-reason').value.trim();
+  const rule = $('af-rule').value;
+  const banBy = (document.querySelector('input[name=banby]:checked') || {}).value || 'session';
+  for (const [e, i] of [['e-af-reason', 'af-reason'], ['e-af-rule', 'af-rule'], ['e-af-msgid', 'af-msgid'], ['e-af-target', 'af-target'],
+    ['e-af-pattern', 'af-pattern'], ['e-af-room', 'af-room']]) fieldError(e, i, '');
+
+  const body = { action: a, reason, rule };
+  let bad = null;
+  if (!r.closed && r.id !== undefined && r.id !== null && r.id !== '') body.report_id = Number(r.id);
+  if (a === 'dismiss' && body.report_id === undefined) bad = ['e-af-rule', null, m('err_report')];
+  if (ON_SESSION.has(a) && !(a === 'ban' && banBy === 'nick')) {
+    if (!$('af-target').value) bad = ['e-af-target', 'af-target', m('err_target')];
+    body.session = $('af-target').value;
+    body.nick = targetNick();
+  }
+  if (a === 'mute') body.duration_s = Number($('af-duration').value);
+  if (a === 'ban') {
+    body.ban_by = banBy;
+    const d = Number($('af-duration').value);
+    if (d > 0) body.duration_s = d;
+    if (banBy === 'nick') {
+      body.pattern = $('af-pattern').value.trim();
+      if (!body.pattern) bad = ['e-af-pattern', 'af-pattern', m('err_pattern')];
+    }
+  }
+  if (a === 'delete_message') {
+    body.msgid = $('af-msgid').value;
+    if (!body.msgid) bad = ['e-af-msgid', 'af-msgid', m('err_msgid')];
+    if (r.where && String(r.where).startsWith('#')) body.room = r.where;
+  }
+  if (a === 'close_room') {
+    body.room = $('af-room').value.trim();
+    if (!/^#\S+$/.test(body.room)) bad = ['e-af-room', 'af-room', m('err_room')];
+  }
+  if (!rule) bad = ['e-af-rule', 'af-rule', m('err_rule')];
+  if (!reason) bad = ['e-af-reason', 'af-reason', m('err_reason')];
+  if (bad) {
+    fieldError(bad[0], bad[1], bad[2]);
+    if (bad[1]) $(bad[1]).focus();
+    return;
+  }
+
+  const result = $('af-result');
+  const btn = $('af-submit');
+  result.className = 'act-result';
+  result.textContent = m('sending');
+  btn.disabled = true;
+  const res = await api('POST', '/api/v1/mod/actions', body);
+  btn.disabled = false;
+  if (!state.staff) return;
+  const id = res.body && (res.body.action_id ?? res.body.id);
+  if (res.status === 200 && id !== undefined && id !== null) {
+    result.textContent = m('action_done', { id, action: m(`a_${a}`) });
+    result.classList.add('ok');
+    $('af-reason').value = '';
+    // Any action with report_id closes the report: the server no longer
+    // serves it (404), so the view stays as it is, marked closed, and a
+    // further action (a ban after a warning) goes without report_id.
+    if (body.report_id !== undefined) {
+      r.closed = true;
+      r.status = a === 'dismiss' ? 'dismissed' : 'actioned';
+      renderReport(true);
+    }
+    loadQueue();
+    return;
+  }
+  const err = (res.body && res.body.error) || {};
+  if (err.field === 'reason') fieldError('e-af-reason', 'af-reason', err.message || m('err_reason'));
+  result.textContent = m('action_failed', { why: errorText(res) });
+  result.classList.add('error');
+}
+
+// ---------------------------------------------------------------- audit
+
+async function loadAudit() {
+  const res = await api('GET', '/api/v1/mod/audit');
+  if (!state.staff) return;
+  const err = $('audit-error');
+  if (res.status !== 200 || !res.body) {
+    if (res.status === 401) return;
+    err.textContent = m('audit_error', { why: errorText(res) });
+    err.hidden = false;
+    return;
+  }
+  err.hidden = true;
+  const b = res.body;
+  const list = Array.isArray(b) ? b : Array.isArray(b.entries) ? b.entries : Array.isArray(b.audit) ? b.audit : [];
+  const rows = list.slice().sort((x, y) => (Number(y.seq) || 0) - (Number(x.seq) || 0));
+  const tbody = $('audit-body');
+  tbody.textContent = '';
+  for (const e of rows) {
+    tbody.append(h('tr', null,
+      h('td', { className: 'num' }, asText(e.seq)),
+      h('td', null, timeEl(timeOf(e), true)),
+      h('td', null, asText(e.actor)),
+      h('td', null, asText(e.action)),
+      h('td', { className: 'mono' }, asText(e.target)),
+      h('td', { className: 'detail-cell' }, asText(e.detail))));
+  }
+  $('audit-empty').hidden = rows.length > 0;
+}
+
+// ---------------------------------------------------------------- page
+
+function announce(text) {
+  const el = $('announcer');
+  el.textContent = '';
+  el.append(document.createTextNode(text));
+}
+
+function relabel() {
+  applyStaticMod();
+  $('tabs').setAttribute('aria-label', m('tabs'));
+  const sw = $('lang-switch');
+  sw.textContent = otherLang() === 'en' ? 'English' : 'Français';
+  sw.lang = otherLang();
+  renderWho();
+  if (state.staff) {
+    renderQueue();
+    if (state.report) renderReport(true);
+    if (state.view === 'audit') loadAudit();
+  }
+}
+
+function bind() {
+  $('login-form').addEventListener('submit', submitLogin);
+  $('logout').addEventListener('click', logout);
+  $('lang-switch').addEventListener('click', () => { setLang(otherLang()); relabel(); });
+  $('tab-queue').addEventListener('click', () => setView('queue'));
+  $('tab-audit').addEventListener('click', () => setView('audit'));
+  $('queue-refresh').addEventListener('click', loadQueue);
+  $('audit-refresh').addEventListener('click', loadAudit);
+  $('detail-back').addEventListener('click', () => {
+    $('dash').classList.remove('show-detail');
+    const btn = document.querySelector(`.report-item[data-report="${CSS.escape(String(state.selected))}"]`);
+    if (btn) btn.focus();
+  });
+  $('action-form').addEventListener('change', updateActionForm);
+  $('af-pattern').addEventListener('input', updateActionForm);
+  $('af-room').addEventListener('input', updateActionForm);
+  $('action-form').addEventListener('submit', submitAction);
+  NARROW.addEventListener('change', () => { if (!NARROW.matches) $('dash').classList.remove('show-detail'); });
+}
+
+function boot() {
+  relabel();
+  bind();
+  // The token is in memory only, so a fresh page always starts at the form.
+  showLogin('');
+  performance.mark('mod-ready');
+}
+
+boot();
