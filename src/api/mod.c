@@ -275,6 +275,22 @@ static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_s
         if (o != r && !strcmp(o->reported, r->reported))
             json_array_append_new(history, report_summary(o));
     json_object_set_new(doc, "history", history);
+    /* The session's past: staff actions against it and the nicks it used. */
+    json_t *actions = json_array(), *nicks = json_array();
+    if (sess) {
+        char when[CLOCK_ISO_LEN + 1];
+        for (unsigned i = 0; i < sess->nactions; i++)
+            json_array_append_new(actions, json_pack(
+                "{s:I, s:s, s:s, s:s}", "action_id", (json_int_t)sess->actions[i].action_id,
+                "time", clock_iso8601(sess->actions[i].time_ms, when), "action",
+                sess->actions[i].action, "reason", sess->actions[i].reason));
+        for (unsigned i = 0; i < sess->nnicks; i++)
+            json_array_append_new(nicks, json_pack(
+                "{s:s, s:s}", "nick", sess->nicks[i].nick, "since",
+                clock_iso8601(sess->nicks[i].since_ms, when)));
+    }
+    json_object_set_new(doc, "actions", actions);
+    json_object_set_new(doc, "nicks", nicks);
     json_t *related = json_array();
     if (u) {
         size_t pos = 0;

@@ -210,6 +210,9 @@ enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
               (long long)rq->report_id, (long long)rq->duration_s);
     int64_t id = audit_last_seq();
     res->action_id = id;
+    struct session *target_sess = u ? u->sess : session_find(eff.session ? eff.session : "");
+    if (target_sess && strcmp(a, "dismiss") != 0)
+        session_note_action(target_sess, id, a, rq->reason, now);
 
     if (!strcmp(a, "answer_appeal") && u) {
         /* The decision goes back to the person, if connected now. */

@@ -318,3 +318,30 @@ size_t session_count(void)
 {
     return sessions.len;
 }
+
+void session_note_nick(struct session *s, const char *nick, int64_t now)
+{
+    if (s->nnicks && strcmp(s->nicks[s->nnicks - 1].nick, nick) == 0)
+        return;
+    if (s->nnicks == SESSION_PAST_MAX) {
+        memmove(s->nicks, s->nicks + 1, (SESSION_PAST_MAX - 1) * sizeof *s->nicks);
+        s->nnicks--;
+    }
+    struct past_nick *p = &s->nicks[s->nnicks++];
+    snprintf(p->nick, sizeof p->nick, "%s", nick);
+    p->since_ms = now;
+}
+
+void session_note_action(struct session *s, int64_t action_id, const char *action,
+                         const char *reason, int64_t now)
+{
+    if (s->nactions == SESSION_PAST_MAX) {
+        memmove(s->actions, s->actions + 1, (SESSION_PAST_MAX - 1) * sizeof *s->actions);
+        s->nactions--;
+    }
+    struct past_action *p = &s->actions[s->nactions++];
+    p->action_id = action_id;
+    p->time_ms = now;
+    snprintf(p->action, sizeof p->action, "%s", action);
+    snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
+}

@@ -44,6 +44,21 @@ struct id_list {
     size_t len;
 };
 
+/* What staff see of a session's past (docs/moderation.md: session history). */
+#define SESSION_PAST_MAX 8
+
+struct past_nick {
+    char nick[NICK_MAX + 1];
+    int64_t since_ms;
+};
+
+struct past_action {
+    int64_t action_id;
+    int64_t time_ms;
+    char action[20];
+    char reason[120];
+};
+
 struct session {
     char id[SESSION_ID_LEN + 1];
     struct profile profile;
@@ -55,6 +70,10 @@ struct session {
     struct pm_request *requests;    /* waiting for my answer */
     unsigned users;                 /* connected users on this session */
     int64_t muted_until_ms;         /* wall clock; 0: not muted */
+    struct past_nick nicks[SESSION_PAST_MAX];       /* newest last */
+    unsigned nnicks;
+    struct past_action actions[SESSION_PAST_MAX];   /* newest last */
+    unsigned nactions;
     bool is_persistent;             /* ticket-backed: kept in storage */
 };
 
@@ -96,6 +115,12 @@ const char *session_age_band(int age);
 /* The public profile line shown as the IRC real name, e.g.
  * "25-34 woman 75" (region only when shown). */
 void session_profile_line(const struct profile *p, char *out, size_t cap);
+
+/* Remembers that the session used nick from now (kept: the last few). */
+void session_note_nick(struct session *s, const char *nick, int64_t now_wall_ms);
+/* Remembers a staff action against the session. */
+void session_note_action(struct session *s, int64_t action_id, const char *action,
+                         const char *reason, int64_t now_wall_ms);
 
 /* Forgets expired sessions nobody uses (call now and then). */
 void session_sweep(int64_t now_wall_ms);

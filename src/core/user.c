@@ -7,6 +7,7 @@
 
 #include "core/fanout.h"
 #include "core/room.h"
+#include "core/session.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/strmap.h"
@@ -126,6 +127,8 @@ enum sl_err user_set_nick(struct user *u, const char *nick)
     strmap_del(&users_by_nick, u->nick);
     snprintf(u->nick, sizeof u->nick, "%s", nick);
     strmap_put(&users_by_nick, u->nick, u);
+    if (u->sess)
+        session_note_nick(u->sess, u->nick, clock_wall_ms());
     return SL_OK;
 }
 
@@ -134,6 +137,8 @@ void user_register(struct user *u)
     assert(!user_find(u->nick) || user_find(u->nick) == u);
     u->is_registered = true;
     strmap_put(&users_by_nick, u->nick, u);
+    if (u->sess)
+        session_note_nick(u->sess, u->nick, clock_wall_ms());
 }
 
 void user_set_away(struct user *u, const char *text)

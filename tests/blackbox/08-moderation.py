@@ -400,3 +400,24 @@ def test_staff_log_in_on_irc_with_sasl_plain_or_oper(modsrv, kind):
     assert {"irc_login"} <= {e["action"] for e in entries}
     assert any("SASL" in e["detail"] for e in entries if e["action"] == "irc_login")
     assert any("OPER" in e["detail"] for e in entries if e["action"] == "irc_login")
+
+
+def test_report_view_shows_the_sessions_past_nicks_and_actions(modsrv):
+    srv = modsrv
+    first, second = uniq("Old"), uniq("New")
+    a, _, _ = enter(srv, first)
+    b, tb, _ = enter(srv, uniq("Rep"))
+    a.send("NICK " + second)
+    a.expect("NICK", params=[second])
+    staff = login(srv)
+    status, _, _ = http(srv, "POST", "/api/v1/mod/actions",
+                        {"action": "warn", "nick": second, "reason": "premier avertissement",
+                         "rule": "harassment"}, headers=staff)
+    assert status == 200
+    status, _, rep = http(srv, "POST", "/api/v1/reports",
+                          {"target": second, "category": "harassment", "comment": "encore"},
+                          headers={"Cookie": "salon_ticket=" + tb})
+    assert status == 201
+    status, _, view = http(srv, "GET", "/api/v1/mod/reports/%d" % rep["id"], headers=staff)
+    assert [n["nick"] for n in view["nicks"]] == [first, second]
+    assert [(x["action"], x["reason"]) for x in view["actions"]] == [("warn", "premier avertissement")]
