@@ -627,8 +627,9 @@ static void serve_static(struct conn *c, struct http_parse *st,
     if (is_dir && plen > 0 && req->path[plen - 1] != '/') {
         /* A directory without its slash: send the browser to "/mod/", so
          * that the page's relative addresses and its type are right. */
-        char loc[HTTP_PATH_MAX + 32];
-        snprintf(loc, sizeof loc, "Location: %s/\r\n", req->path);
+        char loc[2 * HTTP_PATH_MAX + 32];
+        snprintf(loc, sizeof loc, "Location: %s/%s%s\r\n", req->path, req->query[0] ? "?" : "",
+                 req->query);
         http_respond(c, 301, "text/plain; charset=utf-8", "Moved\n", 6, loc);
         goto out;
     }
