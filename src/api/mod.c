@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json.h"
 #include "core/audit.h"
 #include "store/store.h"
 #include "core/moderation.h"
@@ -21,6 +22,7 @@
 #include "core/staff.h"
 #include "core/ticket.h"
 #include "core/user.h"
+#include "lib/addr.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "transport/http.h"
@@ -37,57 +39,21 @@ struct attempts {
 };
 static struct attempts login_attempts[LOGIN_SLOTS];
 
-static void send_json(struct conn *c, int status, json_t *doc, const char *headers)
-{
-    char *body = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    http_respond(c, status, "application/json", body ? body : "{}", body ? strlen(body) : 2,
-                 headers ? headers : "Cache-Control: no-store\r\n");
-    free(body);
-}
-
-static void send_error(struct conn *c, int status, const char *code, const char *message)
-{
-    send_json(c, status,
-              json_pack("{s:{s:s, s:n, s:s}}", "error", "code", code, "field", "message",
-                        message),
-              NULL);
-}
-
-static bool cookie(const struct http_request *req, const char *name, char *out, size_t cap)
-{
-    const char *h = http_request_header(req, "Cookie");
-    size_t nl = strlen(name);
-    while (h && *h) {
-        while (*h == ' ' || *h == ';')
-            h++;
-        const char *end = strchr(h, ';');
-        size_t len = end ? (size_t)(end - h) : strlen(h);
-        if (len > nl && !strncmp(h, name, nl) && h[nl] == '=' && len - nl - 1 < cap) {
-            memcpy(out, h + nl + 1, len - nl - 1);
-            out[len - nl - 1] = '\0';
-            return true;
-        }
-        h = end;
-    }
-    return false;
-}
-
 /* The staff session of the request, or NULL after answering 401/403.
  * State-changing requests must carry the session's CSRF token. */
 static const struct staff_session *require_staff(struct conn *c, const struct http_request *req)
 {
     char token[STAFF_TOKEN_LEN + 2];
-    const struct staff_session *s = cookie(req, "salon_staff", token, sizeof token)
+    const struct staff_session *s = api_cookie(req, "salon_staff", token, sizeof token)
                                         ? staff_session_find(token) : NULL;
     if (!s) {
-        send_error(c, 401, "staff_login_required", "Log in as staff first.");
+        api_error(c, 401, "staff_login_required", NULL, "Log in as staff first.", NULL);
         return NULL;
     }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         const char *csrf = http_request_header(req, "X-CSRF-Token");
         if (!csrf || strlen(csrf) != STAFF_TOKEN_LEN || strcmp(csrf, s->csrf) != 0) {
-            send_error(c, 403, "csrf", "Missing or wrong CSRF token.");
+            api_error(c, 403, "csrf", NULL, "Missing or wrong CSRF token.", NULL);
             return NULL;
         }
     }
@@ -98,13 +64,13 @@ static json_t *body_json(struct conn *c, const struct http_request *req)
 {
     const char *ctype = http_request_header(req, "Content-Type");
     if (!ctype || strncasecmp(ctype, "application/json", 16) != 0) {
-        send_error(c, 415, "unsupported_media_type", "Send JSON (application/json).");
+        api_error(c, 415, "unsupported_media_type", NULL, "Send JSON (application/json).", NULL);
         return NULL;
     }
     json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
-        send_error(c, 400, "invalid_json", "The request is not a JSON object.");
+        api_error(c, 400, "invalid_json", NULL, "The request is not a JSON object.", NULL);
         return NULL;
     }
     return doc;
@@ -152,7 +118,7 @@ static enum sl_err login_route(struct conn *c, const struct http_request *req)
     if (strcmp(req->path, "/api/v1/staff/login") != 0)
         return SL_ENOTFOUND;
     if (!login_allowed(c->addr)) {
-        send_error(c, 429, "too_many_attempts", "Too many attempts; wait a minute.");
+        api_error(c, 429, "too_many_attempts", NULL, "Too many attempts; wait a minute.", NULL);
         return SL_OK;
     }
     json_t *doc = body_json(c, req);
@@ -164,7 +130,7 @@ static enum sl_err login_route(struct conn *c, const struct http_request *req)
     if (!name || !password || !staff_check_password(name, password, role)) {
         json_decref(doc);
         log_info("staff login refused");
-        send_error(c, 401, "bad_credentials", "Wrong name or password.");
+        api_error(c, 401, "bad_credentials", NULL, "Wrong name or password.", NULL);
         return SL_OK;
     }
     const struct staff_session *s = staff_session_open(name, role);
@@ -174,7 +140,7 @@ static enum sl_err login_route(struct conn *c, const struct http_request *req)
     snprintf(headers, sizeof headers,
              "Set-Cookie: salon_staff=%s; Path=/; Max-Age=28800; HttpOnly; SameSite=Strict\r\n"
              "Cache-Control: no-store\r\n", s->token);
-    send_json(c, 200, json_pack("{s:s, s:s, s:s}", "name", s->name, "role", s->role, "csrf",
+    api_send_json(c, 200, json_pack("{s:s, s:s, s:s}", "name", s->name, "role", s->role, "csrf",
                                 s->csrf), headers);
     json_decref(doc);
     return SL_OK;
@@ -230,7 +196,7 @@ static enum sl_err queue_route(struct conn *c, const struct http_request *req,
         json_array_append_new(groups, g);
     }
     free(all);
-    send_json(c, 200, json_pack("{s:o}", "groups", groups), NULL);
+    api_send_json(c, 200, json_pack("{s:o}", "groups", groups), NULL);
     return SL_OK;
 }
 
@@ -247,7 +213,7 @@ static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_s
 {
     struct report *r = report_find(id);
     if (!r) {
-        send_error(c, 404, "not_found", "No such open report.");
+        api_error(c, 404, "not_found", NULL, "No such open report.", NULL);
         return SL_OK;
     }
     char actor[64], target[32];
@@ -298,7 +264,7 @@ static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_s
             if (o == u)
                 continue;
             bool same_device = u->device[0] && !strcmp(o->device, u->device);
-            bool same_prefix = !memcmp(o->addr, u->addr, 15);
+            bool same_prefix = addr_same_prefix(o->addr, u->addr);
             if (same_device || same_prefix)
                 json_array_append_new(related, json_pack("{s:s, s:s, s:b, s:b}", "nick", o->nick,
                                                          "session", o->session, "same_device",
@@ -306,7 +272,7 @@ static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_s
         }
     }
     json_object_set_new(doc, "related", related);
-    send_json(c, 200, doc, NULL);
+    api_send_json(c, 200, doc, NULL);
     return SL_OK;
 }
 
@@ -337,14 +303,14 @@ static enum sl_err action_route(struct conn *c, const struct http_request *req,
     enum sl_err err = moderation_act(&rq, &res, &error);
     json_decref(doc);
     if (err) {
-        send_error(c, err == SL_ENOTFOUND ? 404 : 400,
-                   err == SL_ENOTFOUND ? "not_found" : "invalid_action", error);
+        api_error(c, err == SL_ENOTFOUND ? 404 : 400,
+                  err == SL_ENOTFOUND ? "not_found" : "invalid_action", NULL, error, NULL);
         return SL_OK;
     }
     json_t *out = json_pack("{s:I}", "action_id", (json_int_t)res.action_id);
     if (res.ban_id)
         json_object_set_new(out, "ban_id", json_integer(res.ban_id));
-    send_json(c, 200, out, NULL);
+    api_send_json(c, 200, out, NULL);
     return SL_OK;
 }
 
@@ -414,7 +380,7 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req,
                                                   (int)r->nmembers, "invite_only",
                                                   (r->modes & ROOM_MODE_INVITE) != 0, "closed",
                                                   r->is_closed));
-        send_json(c, 200, json_pack("{s:o}", "rooms", list), NULL);
+        api_send_json(c, 200, json_pack("{s:o}", "rooms", list), NULL);
         return SL_OK;
     }
     const char *want_room = NULL;
@@ -425,7 +391,7 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req,
                  !strncmp(rest + 6, "%23", 3) ? rest + 9 : rest + 6);
         want_room = room;
         if (!room_find(room)) {
-            send_error(c, 404, "not_found", "No such room.");
+            api_error(c, 404, "not_found", NULL, "No such room.", NULL);
             return SL_OK;
         }
         audit_log(actor, "watch_room", room, "recent messages");
@@ -459,7 +425,7 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req,
             json_array_append_new(list, message_json(m));
         }
     }
-    send_json(c, 200, json_pack("{s:o}", "messages", list), NULL);
+    api_send_json(c, 200, json_pack("{s:o}", "messages", list), NULL);
     return SL_OK;
 }
 
@@ -498,10 +464,10 @@ static enum sl_err mod_route(struct conn *c, const struct http_request *req)
     if (!strcmp(rest, "audit") && is_get) {
         json_t *list = json_array();
         audit_recent(audit_row, list);
-        send_json(c, 200, json_pack("{s:o}", "entries", list), NULL);
+        api_send_json(c, 200, json_pack("{s:o}", "entries", list), NULL);
         return SL_OK;
     }
-    send_error(c, 404, "not_found", "No such endpoint.");
+    api_error(c, 404, "not_found", NULL, "No such endpoint.", NULL);
     return SL_OK;
 }
 
@@ -515,7 +481,7 @@ static enum sl_err user_report_route(struct conn *c, const struct http_request *
         return SL_ENOTFOUND;
     char text[TICKET_MAX + 2];
     struct ticket t;
-    bool has_session = cookie(req, "salon_ticket", text, sizeof text) &&
+    bool has_session = api_cookie(req, "salon_ticket", text, sizeof text) &&
                        ticket_verify(text, clock_wall_ms(), &t) == SL_OK;
     json_t *doc = body_json(c, req);
     if (!doc)
@@ -526,26 +492,26 @@ static enum sl_err user_report_route(struct conn *c, const struct http_request *
         char who[SESSION_ID_LEN + 1];
         if (has_session)
             snprintf(who, sizeof who, "%s", t.session);
-        else if (!cookie(req, "salon_device", who, sizeof who))
+        else if (!api_cookie(req, "salon_device", who, sizeof who))
             snprintf(who, sizeof who, "anonymous");
         if (action <= 0 || !words || !words[0]) {
             json_decref(doc);
-            send_error(c, 400, "invalid_field", "Give the action id and your words.");
+            api_error(c, 400, "invalid_field", NULL, "Give the action id and your words.", NULL);
             return SL_OK;
         }
         int64_t id = 0;
         enum sl_err err = report_create_appeal(who, action, words, NULL, NULL, &id);
         json_decref(doc);
         if (err) {
-            send_error(c, 503, "temporary_error", "Your appeal could not be saved; try again.");
+            api_error(c, 503, "temporary_error", NULL, "Your appeal could not be saved; try again.", NULL);
             return SL_OK;
         }
-        send_json(c, 201, json_pack("{s:I}", "id", (json_int_t)id), NULL);
+        api_send_json(c, 201, json_pack("{s:I}", "id", (json_int_t)id), NULL);
         return SL_OK;
     }
     if (!has_session) {
         json_decref(doc);
-        send_error(c, 401, "no_session", "Enter first.");
+        api_error(c, 401, "no_session", NULL, "Enter first.", NULL);
         return SL_OK;
     }
     struct user *by = connected_session(t.session);
@@ -553,8 +519,9 @@ static enum sl_err user_report_route(struct conn *c, const struct http_request *
     if (!by || !target || !category || report_severity(category) < 0 ||
         !strcmp(category, "appeal")) {
         json_decref(doc);
-        send_error(c, 400, by ? "invalid_field" : "not_connected",
-                   by ? "target and a known category are required." : "Connect to chat first.");
+        api_error(c, 400, by ? "invalid_field" : "not_connected", NULL,
+                  by ? "target and a known category are required." : "Connect to chat first.",
+                  NULL);
         return SL_OK;
     }
     const char *comment = str(doc, "comment");
@@ -565,15 +532,15 @@ static enum sl_err user_report_route(struct conn *c, const struct http_request *
                                       comment ? comment : "", NULL, NULL, &id);
     json_decref(doc);
     if (err == SL_EIO) {
-        send_error(c, 503, "temporary_error", "Your report could not be saved; try again.");
+        api_error(c, 503, "temporary_error", NULL, "Your report could not be saved; try again.", NULL);
         return SL_OK;
     }
     if (err) {
-        send_error(c, 404, "unknown_target", "No such person or recent message.");
+        api_error(c, 404, "unknown_target", NULL, "No such person or recent message.", NULL);
         return SL_OK;
     }
     /* Only now, with the report on disk, is it "received". */
-    send_json(c, 201, json_pack("{s:I}", "id", (json_int_t)id), NULL);
+    api_send_json(c, 201, json_pack("{s:I}", "id", (json_int_t)id), NULL);
     return SL_OK;
 }
 

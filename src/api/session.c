@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json.h"
 #include "core/room.h"
 #include "core/session.h"
 #include "core/ticket.h"
@@ -25,46 +26,6 @@
 
 static struct api_config cfg = {.ticket_ttl_ms = 86400000};
 
-/* Sends a JSON document and frees it. */
-static void send_json(struct conn *c, int status, json_t *doc, const char *headers)
-{
-    char *body = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    http_respond(c, status, "application/json", body ? body : "{}", body ? strlen(body) : 2,
-                 headers);
-    free(body);
-}
-
-static void send_error(struct conn *c, int status, const char *code, const char *field,
-                       const char *message, const char *headers)
-{
-    json_t *err = json_pack("{s:s, s:s?, s:s}", "code", code, "field", field, "message", message);
-    send_json(c, status, json_pack("{s:o}", "error", err), headers);
-}
-
-/* Finds cookie name in the Cookie header into out; false when absent. */
-static bool get_cookie(const struct http_request *req, const char *name, char *out, size_t cap)
-{
-    const char *h = http_request_header(req, "Cookie");
-    size_t nl = strlen(name);
-    while (h && *h) {
-        while (*h == ' ' || *h == ';')
-            h++;
-        const char *end = strchr(h, ';');
-        size_t len = end ? (size_t)(end - h) : strlen(h);
-        if (len > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
-            size_t vl = len - nl - 1;
-            if (vl + 1 > cap)
-                return false;
-            memcpy(out, h + nl + 1, vl);
-            out[vl] = '\0';
-            return true;
-        }
-        h = end;
-    }
-    return false;
-}
-
 static bool device_valid(const char *d)
 {
     if (strlen(d) != DEVICE_ID_LEN)
@@ -80,7 +41,7 @@ static bool device_valid(const char *d)
 static void device_of(const struct http_request *req, char device[DEVICE_ID_LEN + 1],
                       char *headers, size_t cap)
 {
-    if (get_cookie(req, COOKIE_DEVICE, device, DEVICE_ID_LEN + 1) && device_valid(device))
+    if (api_cookie(req, COOKIE_DEVICE, device, DEVICE_ID_LEN + 1) && device_valid(device))
         return;
     ticket_new_session_id(device);      /* the same 128 random bits */
     size_t n = strlen(headers);
@@ -113,7 +74,7 @@ static void send_session(struct conn *c, int status, const char *ticket, const s
 {
     char expires[CLOCK_ISO_LEN + 1];
     clock_iso8601(t->expires_ms, expires);
-    send_json(c, status,
+    api_send_json(c, status,
               json_pack("{s:s, s:s, s:o}", "ticket", ticket, "expires", expires, "profile",
                         profile_json(t)),
               headers);
@@ -137,7 +98,7 @@ static bool region_valid(const char *r)
 static enum sl_err ticket_from_cookie(const struct http_request *req, char *text, size_t cap,
                                       struct ticket *t)
 {
-    if (!get_cookie(req, COOKIE_TICKET, text, cap) || !text[0])
+    if (!api_cookie(req, COOKIE_TICKET, text, cap) || !text[0])
         return SL_ENOTFOUND;
     return ticket_verify(text, clock_wall_ms(), t);
 }
@@ -149,12 +110,12 @@ static enum sl_err session_get_route(struct conn *c, const struct http_request *
     enum sl_err err = ticket_from_cookie(req, text, sizeof text, &t);
     if (err == SL_EPERM) {
         ticket_cookie(headers, sizeof headers, "", 0);
-        send_error(c, 401, "expired", NULL,
+        api_error(c, 401, "expired", NULL,
                    "Your session has expired. Please enter again.", headers);
         return SL_OK;
     }
     if (err) {
-        send_error(c, 401, "no_session", NULL, "No session: please enter.", NULL);
+        api_error(c, 401, "no_session", NULL, "No session: please enter.", NULL);
         return SL_OK;
     }
     send_session(c, 200, text, &t, NULL);
@@ -177,7 +138,7 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
     device_of(req, device, headers, sizeof headers);
     if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 ||
         (ctype[16] && ctype[16] != ';' && ctype[16] != ' ')) {
-        send_error(c, 415, "unsupported_media_type", NULL, "Send JSON (application/json).",
+        api_error(c, 415, "unsupported_media_type", NULL, "Send JSON (application/json).",
                    headers);
         return SL_OK;
     }
@@ -185,14 +146,14 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
     json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(body)) {
         json_decref(body);
-        send_error(c, 400, "invalid_json", NULL, "The request is not a JSON object.", headers);
+        api_error(c, 400, "invalid_json", NULL, "The request is not a JSON object.", headers);
         return SL_OK;
     }
     char existing[TICKET_MAX + 1];
     struct ticket t;
     if (ticket_from_cookie(req, existing, sizeof existing, &t) == SL_OK) {
         json_decref(body);
-        send_error(c, 409, "session_exists", NULL,
+        api_error(c, 409, "session_exists", NULL,
                    "You have already entered; your profile cannot change.", headers);
         return SL_OK;
     }
@@ -209,7 +170,7 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
                        json_integer_value(jage) <= 1000 ? (int)json_integer_value(jage) : 18});
     if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "banned")) {
         json_decref(body);
-        send_error(c, 403, "banned", NULL, v.reason, headers);
+        api_error(c, 403, "banned", NULL, v.reason, headers);
         return SL_OK;
     }
     if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "age_locked")) {
@@ -217,7 +178,7 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
         json_t *e = json_pack("{s:s, s:n, s:s, s:I}", "code", "age_locked", "field",
                               "message", "Entry from this device is paused after an age refusal.",
                               "retry_after", (json_int_t)((v.retry_ms + 999) / 1000));
-        send_json(c, 429, json_pack("{s:o}", "error", e), headers);
+        api_send_json(c, 429, json_pack("{s:o}", "error", e), headers);
         return SL_OK;
     }
     if (!jnick) {
@@ -246,7 +207,7 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
         message = "Please read and accept the house rules.";
     }
     if (code) {
-        send_error(c, 400, code, field, message, headers);
+        api_error(c, 400, code, field, message, headers);
         json_decref(body);
         return SL_OK;
     }
@@ -258,13 +219,13 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
                        "in France call 3018 (free, anonymous, for young people) or 119 "
                        "(children in danger).",
             "help", "https://e-enfance.org/numero-3018/");
-        send_json(c, 403, json_pack("{s:o}", "error", e), headers);
+        api_send_json(c, 403, json_pack("{s:o}", "error", e), headers);
         json_decref(body);
         return SL_OK;
     }
     const char *nick = json_string_value(jnick);
     if (user_find(nick)) {
-        send_error(c, 409, "nick_in_use", "nick", "This pseudonym is in use right now.",
+        api_error(c, 409, "nick_in_use", "nick", "This pseudonym is in use right now.",
                    headers);
         json_decref(body);
         return SL_OK;
@@ -283,7 +244,7 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
     json_decref(body);
     char text[TICKET_MAX + 1];
     if (ticket_mint(&t, text, sizeof text) != SL_OK) {
-        send_error(c, 500, "internal", NULL, "Could not create the session.", headers);
+        api_error(c, 500, "internal", NULL, "Could not create the session.", headers);
         return SL_OK;
     }
     /* The cookie outlives the ticket by a week, so that a returning visitor
@@ -304,7 +265,7 @@ static enum sl_err session_route(struct conn *c, const struct http_request *req)
         return session_get_route(c, req);
     if (!strcmp(req->method, "DELETE"))
         return session_delete_route(c, req);
-    send_error(c, 405, "method_not_allowed", NULL, "Use GET, POST or DELETE.",
+    api_error(c, 405, "method_not_allowed", NULL, "Use GET, POST or DELETE.",
                "Allow: GET, HEAD, POST, DELETE\r\n");
     return SL_OK;
 }
@@ -314,7 +275,7 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req)
     if (strcmp(req->path, "/api/v1/rooms") != 0)
         return SL_ENOTFOUND;
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-        send_error(c, 405, "method_not_allowed", NULL, "Use GET.", "Allow: GET, HEAD\r\n");
+        api_error(c, 405, "method_not_allowed", NULL, "Use GET.", "Allow: GET, HEAD\r\n");
         return SL_OK;
     }
     static const char *const cats[] = {"user", "theme", "region", "age"};
@@ -328,7 +289,7 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req)
                                               r->is_catalogue ? cats[r->category ? r->category : ROOM_CAT_THEME] : "user",
                                               "members", (int)r->nmembers));
     }
-    send_json(c, 200, json_pack("{s:o}", "rooms", list), "Cache-Control: no-store\r\n");
+    api_send_json(c, 200, json_pack("{s:o}", "rooms", list), "Cache-Control: no-store\r\n");
     return SL_OK;
 }
 

@@ -11,6 +11,7 @@
 #include "core/room.h"
 #include "core/session.h"
 #include "core/user.h"
+#include "lib/addr.h"
 #include "lib/clock.h"
 #include "lib/outq.h"
 #include "policy/gate.h"
@@ -80,7 +81,7 @@ unsigned moderation_enforce_bans(int64_t action_id, const char *rule)
 static bool ban_value(const struct mod_request *rq, struct user *u, enum ban_kind kind,
                       char *out, size_t cap)
 {
-    char addr[64];
+    char addr[ADDR_TEXT_MAX];
     switch (kind) {
     case BAN_SESSION:
         snprintf(out, cap, "%s", u ? u->session : (rq->session ? rq->session : ""));
@@ -98,19 +99,7 @@ static bool ban_value(const struct mod_request *rq, struct user *u, enum ban_kin
         }
         if (!u)
             return false;
-        {
-            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-            if (memcmp(u->addr, mapped, 12) == 0)
-                snprintf(addr, sizeof addr, "%u.%u.%u.%u", u->addr[12], u->addr[13],
-                         u->addr[14], u->addr[15]);
-            else
-                snprintf(addr, sizeof addr,
-                         "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
-                         u->addr[0], u->addr[1], u->addr[2], u->addr[3], u->addr[4], u->addr[5],
-                         u->addr[6], u->addr[7], u->addr[8], u->addr[9], u->addr[10],
-                         u->addr[11], u->addr[12], u->addr[13], u->addr[14], u->addr[15]);
-        }
-        snprintf(out, cap, "%s", addr);
+        snprintf(out, cap, "%s", addr_format(u->addr, addr, sizeof addr));
         return true;
     case BAN_NICK:
         snprintf(out, cap, "%s", rq->pattern && rq->pattern[0] ? rq->pattern : (u ? u->nick : ""));

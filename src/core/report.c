@@ -8,6 +8,7 @@
 #include "core/history.h"
 #include "core/room.h"
 #include "core/user.h"
+#include "lib/addr.h"
 #include "lib/alloc.h"
 #include "lib/casemap.h"
 #include "lib/clock.h"
@@ -125,15 +126,8 @@ static json_t *participant(const char *session)
     for (struct user *u; (u = user_next(&pos)) != NULL;) {
         if (strcmp(u->session, session) != 0)
             continue;
-        char addr[64];
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(u->addr, mapped, 12) == 0)
-            snprintf(addr, sizeof addr, "%u.%u.%u.%u", u->addr[12], u->addr[13], u->addr[14],
-                     u->addr[15]);
-        else
-            snprintf(addr, sizeof addr, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/ipv6",
-                     u->addr[0], u->addr[1], u->addr[2], u->addr[3], u->addr[4], u->addr[5],
-                     u->addr[6], u->addr[7]);
+        char addr[ADDR_TEXT_MAX];
+        addr_format(u->addr, addr, sizeof addr);
         return json_pack("{s:s, s:s, s:s}", "nick", u->nick, "address", addr, "device",
                          u->device);
     }

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "lib/addr.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 
@@ -58,17 +59,12 @@ void conn_set_ops(struct conn *c, const struct conn_ops *ops, void *proto)
 
 bool conn_addr_is_v4(const struct conn *c)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(c->addr, mapped, 12) == 0;
+    return addr_is_v4(c->addr);
 }
 
 const char *conn_addr_text(const struct conn *c, char *out, size_t outlen)
 {
-    if (conn_addr_is_v4(c))
-        inet_ntop(AF_INET, c->addr + 12, out, (socklen_t)outlen);
-    else
-        inet_ntop(AF_INET6, c->addr, out, (socklen_t)outlen);
-    return out;
+    return addr_format(c->addr, out, outlen);
 }
 
 void conn_close_later(struct conn *c, const char *reason)

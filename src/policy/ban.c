@@ -1,4 +1,3 @@
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "lib/addr.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -35,38 +35,6 @@ int ban_kind_parse(const char *name)
 const char *ban_kind_name(enum ban_kind k)
 {
     return (unsigned)k < 5 ? kind_names[k] : "?";
-}
-
-/* Parses an IPv4 or IPv6 address into 16 bytes (IPv4-mapped). */
-static bool parse_addr(const char *text, uint8_t out[16])
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, text, &a4) == 1) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &a4, 4);
-        return true;
-    }
-    if (inet_pton(AF_INET6, text, &a6) == 1) {
-        memcpy(out, &a6, 16);
-        return true;
-    }
-    return false;
-}
-
-static bool is_v4(const uint8_t a[16])
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a, mapped, 12) == 0;
-}
-
-/* /24 for IPv4 (the first 3 bytes), /64 for IPv6 (the first 8 bytes). */
-static bool same_prefix(const uint8_t a[16], const uint8_t b[16])
-{
-    if (is_v4(a) != is_v4(b))
-        return false;
-    return is_v4(a) ? memcmp(a, b, 15) == 0 : memcmp(a, b, 8) == 0;
 }
 
 /* Glob with '*' and '?', ASCII case-insensitive (nick patterns). */
@@ -118,7 +86,7 @@ static struct ban *add(enum ban_kind kind, const char *value, int64_t until_ms,
     if (strlen(value) >= sizeof b.value || nbans >= BANS_MAX)
         return NULL;
     snprintf(b.value, sizeof b.value, "%s", value);
-    if ((kind == BAN_ADDRESS || kind == BAN_PREFIX) && !parse_addr(value, b.addr))
+    if ((kind == BAN_ADDRESS || kind == BAN_PREFIX) && !addr_parse(value, b.addr))
         return NULL;
     if ((kind == BAN_SESSION || kind == BAN_DEVICE) && strlen(value) != 32)
         return NULL;
@@ -200,7 +168,7 @@ const struct ban *policy_ban_find(const char *session, const char *device,
         case BAN_SESSION: hit = session && !strcmp(session, b->value); break;
         case BAN_DEVICE: hit = device && device[0] && !strcmp(device, b->value); break;
         case BAN_ADDRESS: hit = addr && !memcmp(addr, b->addr, 16); break;
-        case BAN_PREFIX: hit = addr && same_prefix(addr, b->addr); break;
+        case BAN_PREFIX: hit = addr && addr_same_prefix(addr, b->addr); break;
         case BAN_NICK: hit = nick && glob(b->value, nick); break;
         }
         if (hit)
