@@ -315,7 +315,26 @@ static enum sl_err action_route(struct conn *c, const struct http_request *req,
 }
 
 
-/* Query-string value of key (not percent-decoded beyond '+' and %XX). */
+/* Percent-decodes src[0..len) into out (and '+' to a space when is_query). */
+static void url_decode(const char *src, size_t len, char *out, size_t cap, bool is_query)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) {
+        char ch = src[i];
+        if (ch == '+' && is_query) {
+            ch = ' ';
+        } else if (ch == '%' && i + 2 < len && isxdigit((unsigned char)src[i + 1]) &&
+                   isxdigit((unsigned char)src[i + 2])) {
+            char hex[3] = {src[i + 1], src[i + 2], 0};
+            ch = (char)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        out[o++] = ch;
+    }
+    out[o] = '\0';
+}
+
+/* Query-string value of key, percent-decoded. */
 static bool query_get(const char *query, const char *key, char *out, size_t cap)
 {
     size_t kl = strlen(key);
@@ -323,25 +342,44 @@ static bool query_get(const char *query, const char *key, char *out, size_t cap)
         const char *end = strchr(p, '&');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-            size_t o = 0;
-            for (size_t i = kl + 1; i < len && o + 1 < cap; i++) {
-                char ch = p[i];
-                if (ch == '+') {
-                    ch = ' ';
-                } else if (ch == '%' && i + 2 < len && isxdigit((unsigned char)p[i + 1]) &&
-                           isxdigit((unsigned char)p[i + 2])) {
-                    char hex[3] = {p[i + 1], p[i + 2], 0};
-                    ch = (char)strtol(hex, NULL, 16);
-                    i += 2;
-                }
-                out[o++] = ch;
-            }
-            out[o] = '\0';
+            url_decode(p + kl + 1, len - kl - 1, out, cap, true);
             return true;
         }
         p = end ? end + 1 : NULL;
     }
     return false;
+}
+
+/* Watching a room is audited once per moderator and room in this window,
+ * not at every refresh of the dashboard, so the log stays readable. */
+#define WATCH_AUDIT_WINDOW_MS (10 * 60 * 1000)
+#define WATCH_SLOTS 64
+
+struct watch_seen {
+    char who[STAFF_NAME_MAX + 1];
+    char room[ROOM_NAME_MAX + 1];
+    int64_t at_ms;
+};
+static struct watch_seen watches[WATCH_SLOTS];
+
+static bool watch_needs_audit(const char *who, const char *room, int64_t now)
+{
+    struct watch_seen *oldest = &watches[0];
+    for (int i = 0; i < WATCH_SLOTS; i++) {
+        struct watch_seen *w = &watches[i];
+        if (!strcmp(w->who, who) && !strcasecmp(w->room, room)) {
+            if (now - w->at_ms < WATCH_AUDIT_WINDOW_MS)
+                return false;
+            w->at_ms = now;
+            return true;
+        }
+        if (w->at_ms < oldest->at_ms)
+            oldest = w;
+    }
+    snprintf(oldest->who, sizeof oldest->who, "%s", who);
+    snprintf(oldest->room, sizeof oldest->room, "%s", room);
+    oldest->at_ms = now;
+    return true;
 }
 
 static json_t *message_json(const struct store_msg *m)
@@ -386,15 +424,15 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req,
     const char *want_room = NULL;
     char q[256] = "", nick[64] = "", room[64] = "", since[64] = "";
     if (!strncmp(rest, "rooms/", 6)) {
-        /* "%23" or "#": a room name in the path. */
-        snprintf(room, sizeof room, "%s%s", !strncmp(rest + 6, "%23", 3) ? "#" : "",
-                 !strncmp(rest + 6, "%23", 3) ? rest + 9 : rest + 6);
+        /* The room name in the path, percent-encoded ("%23" for '#'). */
+        url_decode(rest + 6, strlen(rest + 6), room, sizeof room, false);
         want_room = room;
         if (!room_find(room)) {
             api_error(c, 404, "not_found", NULL, "No such room.", NULL);
             return SL_OK;
         }
-        audit_log(actor, "watch_room", room, "recent messages");
+        if (watch_needs_audit(s->name, room, clock_wall_ms()))
+            audit_log(actor, "watch_room", room, "recent messages (one entry per 10 minutes)");
     } else {
         query_get(req->query, "q", q, sizeof q);
         query_get(req->query, "nick", nick, sizeof nick);
@@ -406,10 +444,19 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req,
                   nick, since);
     }
     int64_t from = since[0] ? clock_parse_iso8601(since) : 0;
+    if (from < 0) {
+        api_error(c, 400, "invalid_field", "since", "since is an ISO 8601 time (UTC).", NULL);
+        return SL_OK;
+    }
     json_t *list = json_array();
     size_t pos = 0;
+    bool is_search = strncmp(rest, "rooms/", 6) != 0;
     for (struct room *r; (r = room_next(&pos)) != NULL;) {
         if (want_room && strcasecmp(r->name, want_room) != 0)
+            continue;
+        /* Search covers public rooms only; an invite-only room is watched
+         * deliberately, by name (docs/moderation.md). */
+        if (is_search && (r->modes & ROOM_MODE_INVITE))
             continue;
         const struct store_msg *msgs[1000];
         size_t n = history_snapshot(r->history, msgs, 1000);

@@ -421,3 +421,29 @@ def test_report_view_shows_the_sessions_past_nicks_and_actions(modsrv):
     status, _, view = http(srv, "GET", "/api/v1/mod/reports/%d" % rep["id"], headers=staff)
     assert [n["nick"] for n in view["nicks"]] == [first, second]
     assert [(x["action"], x["reason"]) for x in view["actions"]] == [("warn", "premier avertissement")]
+
+
+def test_watch_decodes_names_is_audited_once_and_search_skips_invite_only(modsrv):
+    srv = modsrv
+    room = "#café-" + uniq("x")
+    secret = "#" + uniq("inv")
+    a, _, _ = enter(srv, uniq("Caf"))
+    a.join(room)
+    a.join(secret)
+    a.send("MODE %s +i" % secret)
+    a.expect("MODE")
+    a.send("PRIVMSG %s :bonjour tout le monde" % room)
+    a.send("PRIVMSG %s :bonjour en petit comite" % secret)
+    a.sync()
+    staff = login(srv)
+    from urllib.parse import quote
+    for _ in range(3):
+        status, _, doc = http(srv, "GET", "/api/v1/mod/rooms/" + quote(room, safe=""), headers=staff)
+        assert status == 200 and doc["messages"][0]["text"] == "bonjour tout le monde"
+    entries = http(srv, "GET", "/api/v1/mod/audit", headers=staff)[2]["entries"]
+    assert [e["target"] for e in entries if e["action"] == "watch_room"] == [room]
+    status, _, doc = http(srv, "GET", "/api/v1/mod/search?q=bonjour", headers=staff)
+    rooms = {m["room"] for m in doc["messages"]}
+    assert room in rooms and secret not in rooms
+    status, _, err = http(srv, "GET", "/api/v1/mod/search?q=x&since=garbage", headers=staff)
+    assert status == 400 and err["error"]["field"] == "since"

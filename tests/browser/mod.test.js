@@ -267,3 +267,125 @@ test('the dashboard on a phone and in English', async () => {
   await mod.page.setViewportSize(DESKTOP);
   noPageErrors(a.page, b.page, mod.page);
 });
+
+// Local "YYYY-MM-DDThh:mm:ss", what a datetime-local input holds.
+function localInputValue(d) {
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+test('rooms: watching a room and deleting a line; search finds the other line; both looks are audited', async () => {
+  const speaker = nick('Mila');
+  const u = await user();
+  await enter(u.page, { nick: speaker, age: 33, gender: 'woman', region: '13' });
+  await joinFromDirectory(u.page, '#marseille');
+  const tag = `${Math.floor(Math.random() * 9e5 + 1e5)}`;
+  const word = `calanques${tag}`;
+  const kept = `On se retrouve au Vieux-Port ce soir ? ${word}`;
+  const dropped = `Mon numéro : 06 12 34 56 78 <i>appelle-moi</i> ${tag}`;
+  await say(u.page, kept);
+  await say(u.page, dropped);
+  await messageRow(u.page, dropped).waitFor();
+
+  const mod = await user();
+  await staffLogin(mod.page);
+  await mod.page.locator('#dash').waitFor();
+  await mod.page.click('#tab-rooms');
+  assert.equal(await mod.page.getAttribute('#tab-rooms', 'aria-current'), 'page');
+  const item = mod.page.locator('.room-item[data-room="#marseille"]');
+  await item.waitFor();
+  assert.match(await item.innerText(), /1 membre/);
+  assert.match(await item.innerText(), /Marseille et Provence/, 'the topic');
+  assert.match(await mod.page.locator('#watch-note').innerText(), /inscrit au journal d’audit/);
+  await noSeriousA11y(mod.page, 'rooms view');
+
+  // Watch it from the keyboard: both lines, as text, with their author.
+  await item.focus();
+  await mod.page.keyboard.press('Enter');
+  await mod.page.locator('#watch-title', { hasText: '#marseille' }).waitFor();
+  assert.equal(await item.getAttribute('aria-current'), 'true');
+  const log = mod.page.locator('#watch-log');
+  const keptRow = log.locator('.watch-row', { hasText: kept });
+  const droppedRow = log.locator('.watch-row', { hasText: dropped });
+  await keptRow.waitFor();
+  await droppedRow.waitFor();
+  assert.equal(await droppedRow.locator('.ev-nick').innerText(), speaker);
+  assert.equal(await log.locator('i').count(), 0, 'message markup stays text');
+  assert.match(await mod.page.locator('#watch-meta').innerText(), /Marseille et Provence/);
+  await noSeriousA11y(mod.page, 'watched room');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-rooms-desktop.png') });
+
+  // Delete one line: the shared action form, msgid chosen, rule and reason
+  // required.
+  const msgid = await droppedRow.getAttribute('data-msgid');
+  assert.ok(msgid, 'each line carries its msgid');
+  await droppedRow.getByRole('button', { name: /^Supprimer… le message de / }).click();
+  assert.equal(await mod.page.inputValue('#af-msgid'), msgid);
+  assert.equal(await mod.page.locator('input[name=act][value=delete_message]').isChecked(), true);
+  assert.ok(await mod.page.locator('input[name=act][value=dismiss]').isHidden(), 'no report to dismiss here');
+  assert.equal(await mod.page.evaluate(() => document.activeElement.id), 'af-rule');
+  assert.equal(await mod.page.locator('#af-submit').innerText(), 'Supprimer ce message');
+  await mod.page.click('#af-submit');
+  await mod.page.locator('#e-af-reason:not([hidden])').waitFor();
+  await mod.page.selectOption('#af-rule', 'threats');
+  await mod.page.fill('#af-reason', 'Numéro de téléphone publié dans un salon public');
+  await mod.page.click('#af-submit');
+  await mod.page.locator('#af-result.ok', { hasText: /Action n° \d+ enregistrée/ }).waitFor();
+  await droppedRow.waitFor({ state: 'detached', timeout: 15000 });
+  assert.equal(await keptRow.count(), 1, 'the other line stays');
+
+  // "Target the author" aims the same form at the person.
+  await keptRow.getByRole('button', { name: `Viser l’auteur… ${speaker}` }).click();
+  assert.equal(await mod.page.locator('#af-submit').innerText(), `Avertir ${speaker}`);
+  assert.equal(await mod.page.locator('#af-target option:checked').innerText(), `${speaker} (auteur·e)`);
+
+  // Search: what is recorded and what is never searchable is said; an
+  // empty search is caught on the page.
+  await mod.page.click('#tab-search');
+  const note = await mod.page.locator('#search-note').innerText();
+  assert.match(note, /inscrite au journal d’audit/);
+  assert.match(note, /conversations privées n’apparaissent jamais/);
+  await mod.page.click('#search-submit');
+  await mod.page.locator('#e-search:not([hidden])').waitFor();
+  await mod.page.fill('#s-q', word);
+  await mod.page.fill('#s-nick', speaker.toLowerCase());
+  await mod.page.fill('#s-since', localInputValue(new Date(Date.now() - 3600 * 1000)));
+  await mod.page.click('#search-submit');
+  const results = mod.page.locator('#search-results .result');
+  await results.first().waitFor();
+  assert.equal(await results.count(), 1);
+  assert.equal(await results.locator('.res-room').innerText(), '#marseille');
+  assert.equal(await results.locator('.ev-nick').innerText(), speaker);
+  assert.equal(await results.locator('.res-text').innerText(), kept);
+  assert.equal(await results.locator('mark').innerText(), word, 'the searched word is marked');
+  assert.match(await mod.page.locator('#search-status').innerText(), /1 message\(s\) trouvé/);
+  await noSeriousA11y(mod.page, 'search results');
+  await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-search-desktop.png') });
+  // The deleted line is gone from the search too; a date in the future finds nothing.
+  await mod.page.click('#search-clear');
+  await mod.page.fill('#s-q', tag);
+  await mod.page.click('#search-submit');
+  await mod.page.locator('#search-status', { hasText: /1 message\(s\) trouvé/ }).waitFor();
+  await mod.page.fill('#s-since', localInputValue(new Date(Date.now() + 3600 * 1000)));
+  await mod.page.click('#search-submit');
+  await mod.page.locator('#search-status', { hasText: 'Aucun message ne correspond.' }).waitFor();
+  assert.ok(await mod.page.locator('#search-results').isHidden());
+
+  // A result opens the room view on that line.
+  await mod.page.fill('#s-since', '');
+  await mod.page.click('#search-submit');
+  await results.first().waitFor();
+  await results.first().click();
+  await mod.page.locator('#watch-log .ev-found', { hasText: kept }).waitFor();
+  assert.equal(await mod.page.getAttribute('#tab-rooms', 'aria-current'), 'page');
+
+  // The audit log lists the watching and the searches (with the since in UTC).
+  await mod.page.click('#tab-audit');
+  await mod.page.locator('#audit-body tr', { hasText: 'watch_room' }).first().waitFor();
+  const audit = await mod.page.locator('#audit-body').innerText();
+  assert.match(audit, /watch_room\s+#marseille/);
+  assert.match(audit, /search\s+\*/);
+  assert.match(audit, new RegExp(`q="${word}" nick="${speaker.toLowerCase()}" since=\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z`));
+  assert.match(audit, /delete_message/);
+  noPageErrors(u.page, mod.page);
+});

@@ -15,6 +15,9 @@ import { m, applyStaticMod } from '/mod/strings.js';
 const $ = (id) => document.getElementById(id);
 
 const POLL_MS = 10000;               // queue refresh (the brief: every 10 s)
+const WATCH_MS = 5000;               // a watched room's refresh (issue 4: every 5 s)
+const SEARCH_SHOWN = 300;            // results drawn at most; the count says how many matched
+const VIEWS = ['queue', 'rooms', 'search', 'audit'];
 const NARROW = window.matchMedia('(max-width: 899px)');
 
 // docs/moderation.md, "Reports": categories and severities.
@@ -40,6 +43,13 @@ const state = {
   timer: null,
   lastCount: -1,
   loadingDetail: 0,
+  formOwner: 'report',  // where the action form is: the report, or the watched room
+  rooms: [],            // GET /api/v1/mod/rooms, sorted
+  roomsUpdated: null,
+  watch: null,          // {room, messages, author, msgid, updated, highlight}: the watched room
+  watchTimer: null,
+  watchTicket: 0,
+  search: null,         // {messages, q, total}: the last search's answer
 };
 
 // ---------------------------------------------------------------- HTTP
@@ -153,6 +163,12 @@ function showLogin(notice) {
   state.csrf = '';
   state.report = null;
   state.selected = null;
+  stopWatching();
+  state.search = null;
+  $('search-results').textContent = '';
+  $('search-results').hidden = true;
+  $('search-results-title').hidden = true;
+  $('search-status').textContent = '';
   $('dash').hidden = true;
   $('tabs').hidden = true;
   $('logout').hidden = true;
@@ -188,16 +204,32 @@ function renderWho() {
   who.hidden = false;
 }
 
-function setView(view) {
+// opts.watch false: the caller starts the watch itself (a search result).
+function setView(view, opts = {}) {
   state.view = view;
-  const queue = view === 'queue';
-  $('queue').hidden = !queue;
-  $('detail').hidden = !queue;
-  $('audit').hidden = queue;
-  $('dash').classList.toggle('audit-view', !queue);
-  $('tab-queue').setAttribute('aria-current', queue ? 'page' : 'false');
-  $('tab-audit').setAttribute('aria-current', queue ? 'false' : 'page');
-  if (!queue) loadAudit();
+  $('queue').hidden = view !== 'queue';
+  $('detail').hidden = view !== 'queue';
+  $('rooms-view').hidden = view !== 'rooms';
+  $('search-view').hidden = view !== 'search';
+  $('audit').hidden = view !== 'audit';
+  for (const v of VIEWS) {
+    $('dash').classList.toggle(`view-${v}`, v === view);
+    $(`tab-${v}`).setAttribute('aria-current', v === view ? 'page' : 'false');
+  }
+  // One action form serves the report and the watched room: it goes where
+  // it is used.
+  if (view === 'queue' || view === 'rooms') placeActionForm(view === 'rooms' ? 'room' : 'report');
+  if (view === 'rooms') {
+    loadRooms();
+    if (state.watch && opts.watch !== false) {
+      refreshWatch();
+      startWatchTimer();
+    }
+  } else {
+    stopWatchTimer();
+  }
+  if (view === 'search' && !state.rooms.length) loadRooms();
+  if (view === 'audit') loadAudit();
 }
 
 // ---------------------------------------------------------------- login
@@ -256,7 +288,9 @@ async function logout() {
 function startPolling() {
   stopPolling();
   state.timer = setInterval(() => {
-    if (!document.hidden && state.staff && state.view === 'queue') loadQueue();
+    if (document.hidden || !state.staff) return;
+    if (state.view === 'queue') loadQueue();
+    else if (state.view === 'rooms') loadRooms();
   }, POLL_MS);
 }
 
@@ -445,7 +479,7 @@ function renderReport(keepForm) {
   renderProfile(r);
   renderHistory(r);
   renderRelated(r);
-  fillActionForm(r, keepForm);
+  if (state.formOwner === 'report') fillActionForm(r, keepForm);
 }
 
 function renderEvidence(r) {
@@ -588,18 +622,40 @@ function option(value, text) {
 
 function fillSelect(sel, options, keep) {
   const before = sel.value;
+  const same = keep && sel.options.length === options.length
+    && options.every((o, i) => o.value === sel.options[i].value && o.textContent === sel.options[i].textContent);
+  if (same) return;
   sel.textContent = '';
   for (const o of options) sel.append(o);
   if (keep && [...sel.options].some((o) => o.value === before)) sel.value = before;
 }
 
-function fillActionForm(r, keep) {
-  const targets = [];
-  if (r.reported) targets.push(option(r.reported, m('af_target_reported', { nick: r.reported_nick || r.reported })));
-  for (const x of r.related) {
-    if (x && x.session && x.session !== r.reported) targets.push(option(x.session, m('af_target_related', { nick: x.nick || x.session })));
+// The people an action may aim at: for a report, the reported session and
+// the related ones; in a watched room, the authors of its lines, the most
+// recent first.
+function targetsOf(r) {
+  const out = [];
+  if (r.kind === 'room') {
+    const seen = new Set();
+    for (const x of r.messages.slice().reverse()) {
+      if (!x.session || seen.has(x.session)) continue;
+      seen.add(x.session);
+      out.push({ session: String(x.session), nick: x.nick, label: m('af_target_author', { nick: x.nick || x.session }) });
+    }
+    return out;
   }
-  fillSelect($('af-target'), targets, keep);
+  if (r.reported) out.push({ session: String(r.reported), nick: r.reported_nick, label: m('af_target_reported', { nick: r.reported_nick || r.reported }) });
+  for (const x of r.related) {
+    if (x && x.session && x.session !== r.reported) {
+      out.push({ session: String(x.session), nick: x.nick, label: m('af_target_related', { nick: x.nick || x.session }) });
+    }
+  }
+  return out;
+}
+
+function fillActionForm(r, keep) {
+  fillSelect($('af-target'), targetsOf(r).map((x) => option(x.session, x.label)), keep);
+  if (!keep && r.kind === 'room' && r.reported) $('af-target').value = r.reported;
 
   const msgs = [option('', m('choose'))];
   for (const x of r.messages) {
@@ -627,19 +683,25 @@ function currentAction() {
   return el ? el.value : '';
 }
 
+// What the action form works on: the open report, or the watched room.
+function subject() {
+  return state.formOwner === 'room' ? roomSubject() : state.report;
+}
+
 function targetNick() {
-  const r = state.report;
+  const r = subject();
   const sel = $('af-target');
   if (!r) return '';
-  if (sel.value === r.reported) return r.reported_nick || sel.value;
-  const rel = r.related.find((x) => x && String(x.session) === sel.value);
-  return rel ? rel.nick || sel.value : sel.value;
+  const x = targetsOf(r).find((t) => t.session === sel.value);
+  return x ? x.nick || sel.value : sel.value;
 }
 
 // Shows the fields the chosen action needs, and names the action on the
 // button ("Ban Nick") so the moderator sees what a click will do.
 function updateActionForm() {
-  const closed = !!(state.report && state.report.closed);
+  const s = subject();
+  // Dismissing needs an open report; a watched room has none.
+  const closed = !s || !!s.closed || s.kind === 'room';
   const dismiss = document.querySelector('input[name=act][value=dismiss]');
   dismiss.closest('label').hidden = closed;
   if (closed && dismiss.checked) dismiss.checked = false;
@@ -659,7 +721,8 @@ function updateActionForm() {
     if (!keep) sel.value = a === 'mute' ? '3600' : '86400';
     sel.dataset.for = a;
   }
-  const r = state.report || {};
+  const r = s || {};
+  markWatchTarget(a === 'delete_message' ? $('af-msgid').value : '');
   const btn = $('af-submit');
   btn.hidden = !a;
   btn.className = a === 'dismiss' ? '' : ['kick', 'ban', 'close_room'].includes(a) ? 'act-danger' : 'primary';
@@ -673,7 +736,7 @@ function updateActionForm() {
 
 async function submitAction(ev) {
   ev.preventDefault();
-  const r = state.report;
+  const r = subject();
   const a = currentAction();
   if (!r || !a) return;
   const reason = $('af-reason').value.trim();
@@ -739,6 +802,11 @@ async function submitAction(ev) {
       r.status = a === 'dismiss' ? 'dismissed' : 'actioned';
       renderReport(true);
     }
+    if (r.kind === 'room') {
+      if (a === 'delete_message') r.watch.msgid = '';
+      refreshWatch();
+      if (a === 'close_room') loadRooms();
+    }
     loadQueue();
     return;
   }
@@ -746,6 +814,414 @@ async function submitAction(ev) {
   if (err.field === 'reason') fieldError('e-af-reason', 'af-reason', err.message || m('err_reason'));
   result.textContent = m('action_failed', { why: errorText(res) });
   result.classList.add('error');
+}
+
+// ---------------------------------------------------------------- rooms
+
+// Busiest rooms first, then by name: a stable order across refreshes.
+function normaliseRooms(list) {
+  return (Array.isArray(list) ? list : []).filter((r) => r && r.name).map((r) => ({
+    name: String(r.name),
+    topic: r.topic ? String(r.topic) : '',
+    members: Number(r.members ?? r.member_count ?? 0) || 0,
+    invite_only: !!(r.invite_only ?? r.inviteOnly),
+    closed: !!r.closed,
+  })).sort((a, b) => b.members - a.members || a.name.localeCompare(b.name));
+}
+
+async function loadRooms() {
+  const res = await api('GET', '/api/v1/mod/rooms');
+  if (!state.staff) return;
+  const err = $('rooms-error');
+  if (res.status !== 200 || !res.body) {
+    if (res.status === 401) return;
+    err.textContent = m('rooms_error', { why: errorText(res) });
+    err.hidden = false;
+    return;
+  }
+  err.hidden = true;
+  state.rooms = normaliseRooms(Array.isArray(res.body) ? res.body : res.body.rooms);
+  state.roomsUpdated = new Date();
+  renderRooms();
+  if (state.watch) renderWatchMeta();
+}
+
+function roomOf(name) {
+  return state.rooms.find((r) => r.name.toLowerCase() === String(name).toLowerCase()) || null;
+}
+
+function roomBadges(r) {
+  return [r.invite_only ? h('span', { className: 'cat sev-low' }, m('invite_only')) : null,
+    r.closed ? h('span', { className: 'cat sev-crit' }, m('room_closed')) : null];
+}
+
+function renderRooms() {
+  const list = $('rooms-list');
+  const focused = document.activeElement && list.contains(document.activeElement)
+    ? document.activeElement.dataset.room : null;
+  list.textContent = '';
+  for (const r of state.rooms) {
+    const watched = state.watch && state.watch.room.toLowerCase() === r.name.toLowerCase();
+    list.append(h('li', null, h('button', {
+      type: 'button', className: 'room-item', dataset: { room: r.name },
+      'aria-current': watched ? 'true' : false,
+      onclick: () => watchRoom(r.name),
+    },
+    h('span', { className: 'ri-line' },
+      h('strong', { className: 'ri-room' }, r.name), ' ', ...roomBadges(r),
+      h('span', { className: 'ri-when' }, m('n_members', { n: r.members }))),
+    r.topic ? h('span', { className: 'ri-sub' }, r.topic) : null,
+    watched ? h('span', { className: 'ri-watching' }, m('watching')) : null)));
+  }
+  $('rooms-empty').hidden = state.rooms.length > 0;
+  $('rooms-status').textContent = state.roomsUpdated
+    ? m('rooms_count', { n: state.rooms.length, time: fmtTime(state.roomsUpdated) }) : '';
+  const dl = $('s-room-list');
+  dl.textContent = '';
+  for (const r of state.rooms) dl.append(h('option', { value: r.name }));
+  if (focused) {
+    const again = list.querySelector(`[data-room="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+}
+
+// ---------------------------------------------------------------- watching a room
+
+// The watched room as the action form sees it: no report (so no dismiss
+// and no report_id), its lines as the messages to delete, their authors as
+// the people to target.
+function roomSubject() {
+  const w = state.watch;
+  if (!w) return null;
+  const author = w.author && w.messages.find((x) => x.session === w.author) ? w.author : '';
+  const nick = author ? (w.messages.slice().reverse().find((x) => x.session === author) || {}).nick : '';
+  return { kind: 'room', watch: w, closed: true, where: w.room, messages: w.messages, related: [],
+    reported: author, reported_nick: nick || '', msgid: w.msgid || '' };
+}
+
+function placeActionForm(owner) {
+  if (state.formOwner === owner) return;
+  state.formOwner = owner;
+  (owner === 'room' ? $('watch-actions') : $('detail-body')).append($('action-form'));
+  $('af-result').textContent = '';
+  $('af-result').className = 'act-result';
+  const s = subject();
+  if (s) fillActionForm(s, false);
+}
+
+// Starts (or moves) the watch: GET /api/v1/mod/rooms/%23name now, then
+// every WATCH_MS while the Rooms view is on screen. Each look is audited.
+async function watchRoom(name, { focus = true, highlight = '' } = {}) {
+  const same = state.watch && state.watch.room.toLowerCase() === String(name).toLowerCase();
+  if (!same) {
+    state.watch = { room: String(name), messages: [], author: '', msgid: '', updated: null, highlight: '', loaded: false };
+    $('watch-log').textContent = '';
+    $('watch-error').hidden = true;
+    $('watch-status').textContent = m('loading');
+  }
+  state.watch.highlight = highlight || '';
+  if (highlight) state.watch.loaded = false;
+  placeActionForm('room');
+  if (!same) {
+    $('af-result').textContent = '';
+    $('af-result').className = 'act-result';
+    fillActionForm(roomSubject(), false);
+  }
+  $('rooms-view').classList.add('show-watch');
+  if (!same || highlight) {
+    $('watch').scrollTop = 0;
+    if (NARROW.matches) window.scrollTo(0, 0);
+  }
+  $('watch-empty').hidden = true;
+  $('watch-body').hidden = false;
+  $('watch-title').textContent = state.watch.room;
+  renderWatchMeta();
+  renderRooms();
+  if (focus) $('watch-title').focus({ preventScroll: true });
+  startWatchTimer();
+  await refreshWatch();
+}
+
+function stopWatching() {
+  stopWatchTimer();
+  state.watch = null;
+  state.watchTicket++;
+  $('watch-body').hidden = true;
+  $('watch-empty').hidden = false;
+  $('watch-log').textContent = '';
+  $('rooms-view').classList.remove('show-watch');
+  if (state.staff) renderRooms();
+}
+
+function startWatchTimer() {
+  stopWatchTimer();
+  state.watchTimer = setInterval(() => {
+    if (!document.hidden && state.staff && state.view === 'rooms' && state.watch) refreshWatch();
+  }, WATCH_MS);
+}
+
+function stopWatchTimer() {
+  clearInterval(state.watchTimer);
+  state.watchTimer = null;
+}
+
+function normaliseMessages(list) {
+  return (Array.isArray(list) ? list : []).map((x) => ({
+    msgid: String(x.msgid ?? x.id ?? ''),
+    time: timeOf(x),
+    room: String(x.room ?? x.target ?? ''),
+    session: String(x.session ?? x.sender ?? ''),
+    nick: String(x.nick ?? x.sender_nick ?? x.from ?? ''),
+    text: String(x.text ?? x.body ?? ''),
+  }));
+}
+
+async function refreshWatch() {
+  const w = state.watch;
+  if (!w) return;
+  const ticket = ++state.watchTicket;
+  // encodeURIComponent turns '#' into %23 (docs/moderation.md).
+  const res = await api('GET', `/api/v1/mod/rooms/${encodeURIComponent(w.room)}`);
+  if (ticket !== state.watchTicket || state.watch !== w || !state.staff) return;
+  const err = $('watch-error');
+  if (res.status !== 200 || !res.body) {
+    if (res.status === 401) return;
+    err.textContent = res.status === 404 ? m('watch_gone') : m('watch_error', { why: errorText(res) });
+    err.hidden = false;
+    if (res.status === 404) stopWatchTimer();
+    return;
+  }
+  err.hidden = true;
+  w.messages = normaliseMessages(Array.isArray(res.body) ? res.body : res.body.messages)
+    .sort((a, b) => (a.time?.getTime() ?? 0) - (b.time?.getTime() ?? 0));
+  w.updated = new Date();
+  renderWatch();
+  if (state.formOwner === 'room') fillActionForm(roomSubject(), true);
+  if (w.highlight && !w.loaded) {
+    const row = $('watch-log').querySelector(`[data-msgid="${CSS.escape(w.highlight)}"]`);
+    if (row) reveal($('watch-log'), row, true);
+  }
+  w.loaded = true;
+}
+
+function renderWatchMeta() {
+  const w = state.watch;
+  const dl = $('watch-meta');
+  dl.textContent = '';
+  if (!w) return;
+  const r = roomOf(w.room);
+  if (!r) return;
+  const row = (k, ...v) => dl.append(h('div', null, h('dt', null, m(k)), h('dd', null, ...v)));
+  row('r_topic', r.topic || m('no_topic'));
+  row('r_members', String(r.members));
+  row('r_state', [r.invite_only ? m('invite_only') : m('open_room'), r.closed ? ` · ${m('room_closed')}` : ''].join(''));
+}
+
+function watchRow(x) {
+  const nick = h('span', { className: 'ev-nick', title: x.session || null }, x.nick || '?');
+  nick.style.color = nickColor(x.nick || '?');
+  const who = `${x.nick || '?'}, ${fmtTime(x.time)}`;
+  return h('li', { className: 'ev watch-row', dataset: { msgid: x.msgid } },
+    timeEl(x.time),
+    h('span', { className: 'ev-body' }, nick, ' ', h('span', { className: 'ev-text' }, x.text)),
+    h('span', { className: 'ev-actions' },
+      x.msgid ? h('button', {
+        type: 'button', className: 'link-btn small-btn',
+        onclick: () => prepareAction('delete_message', { msgid: x.msgid }),
+      }, m('w_delete'), h('span', { className: 'sr-only' }, ` ${m('w_delete_sr', { who })}`)) : null,
+      x.session ? h('button', {
+        type: 'button', className: 'link-btn small-btn',
+        onclick: () => prepareAction('', { session: x.session }),
+      }, m('w_target'), h('span', { className: 'sr-only' }, ` ${m('w_target_sr', { nick: x.nick || x.session })}`)) : null));
+}
+
+// Updates the conversation in place: lines removed on the server (a
+// deleted message) go, new ones are added, the others are left alone so
+// that focus and scrolling survive the refresh.
+function renderWatch() {
+  const w = state.watch;
+  const ol = $('watch-log');
+  if (!w) return;
+  ol.setAttribute('aria-label', m('watch_label', { room: w.room }));
+  const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 24;
+  const first = !ol.querySelector('.watch-row');
+  const keep = new Set(w.messages.map((x) => x.msgid));
+  const rows = new Map();
+  for (const li of [...ol.children]) {
+    const id = li.dataset.msgid;
+    if (!li.classList.contains('watch-row') || !id || !keep.has(id) || rows.has(id)) li.remove();
+    else rows.set(id, li);
+  }
+  let prev = null;
+  for (const x of w.messages) {
+    let li = x.msgid ? rows.get(x.msgid) : null;
+    if (!li) {
+      li = watchRow(x);
+      if (x.msgid) rows.set(x.msgid, li);
+    }
+    const want = prev ? prev.nextElementSibling : ol.firstElementChild;
+    if (want !== li) ol.insertBefore(li, want);
+    li.classList.toggle('ev-found', !!w.highlight && x.msgid === w.highlight);
+    prev = li;
+  }
+  if (!w.messages.length) ol.append(h('li', { className: 'muted watch-none' }, m('watch_none')));
+  markWatchTarget(currentAction() === 'delete_message' && state.formOwner === 'room' ? $('af-msgid').value : '');
+  if ((first || atBottom) && !(w.highlight && !w.loaded)) ol.scrollTop = ol.scrollHeight;
+  $('watch-status').textContent = w.updated
+    ? m('watch_count', { n: w.messages.length, time: fmtTime(w.updated), s: WATCH_MS / 1000 }) : '';
+}
+
+// The line chosen for deletion, marked in the watched conversation.
+function markWatchTarget(msgid) {
+  for (const li of $('watch-log').querySelectorAll('.ev-target')) li.classList.remove('ev-target');
+  if (!msgid || state.formOwner !== 'room') return;
+  const li = $('watch-log').querySelector(`[data-msgid="${CSS.escape(msgid)}"]`);
+  if (li) li.classList.add('ev-target');
+}
+
+// A line's "Delete" or "Target the author", or "Close this room": fills the
+// shared action form and moves focus to what is left to decide (the rule,
+// then the reason). Nothing is sent before the moderator submits.
+function prepareAction(a, { msgid = '', session = '' } = {}) {
+  const w = state.watch;
+  if (!w) return;
+  placeActionForm('room');
+  if (session) w.author = session;
+  if (msgid) w.msgid = msgid;
+  fillActionForm(roomSubject(), true);
+  let act = a;
+  if (!act && session && !ON_SESSION.has(currentAction())) act = 'warn';
+  if (act) document.querySelector(`input[name=act][value=${act}]`).checked = true;
+  if (session) $('af-target').value = session;
+  if (msgid) $('af-msgid').value = msgid;
+  if (act === 'close_room') $('af-room').value = w.room;
+  $('af-result').textContent = '';
+  $('af-result').className = 'act-result';
+  updateActionForm();
+  const el = !a && session ? document.querySelector('input[name=act]:checked')
+    : !$('af-rule').value ? $('af-rule') : $('af-reason');
+  reveal(NARROW.matches ? null : $('watch'), el, false);
+  el.focus({ preventScroll: true });
+}
+
+// Scrolls box (null: the page) just enough to show el, centred when asked.
+// Element.scrollIntoView() would also scroll every other ancestor, the
+// fixed-height page included, and push the top bar out of sight.
+function reveal(box, el, center) {
+  const r = el.getBoundingClientRect();
+  const b = box ? box.getBoundingClientRect() : { top: 0, bottom: window.innerHeight };
+  const height = b.bottom - b.top;
+  let dy = 0;
+  if (center) dy = r.top - b.top - (height - r.height) / 2;
+  else if (r.top < b.top + 8) dy = r.top - b.top - 8;
+  else if (r.bottom > b.bottom - 8) dy = Math.min(r.bottom - b.bottom + 8, r.top - b.top - 8);
+  if (!dy) return;
+  if (box) box.scrollTop += dy;
+  else window.scrollBy(0, dy);
+}
+
+// ---------------------------------------------------------------- search
+
+function clearSearch() {
+  $('search-form').reset();
+  fieldError('e-search', null, '');
+  fieldError('e-s-since', 's-since', '');
+  state.search = null;
+  renderSearch();
+  $('search-status').textContent = '';
+  $('s-q').focus();
+}
+
+async function submitSearch(ev) {
+  ev.preventDefault();
+  const q = $('s-q').value.trim();
+  const nick = $('s-nick').value.trim();
+  let room = $('s-room').value.trim();
+  if (room && !room.startsWith('#')) room = `#${room}`;
+  const sinceLocal = $('s-since').value;
+  fieldError('e-search', null, '');
+  fieldError('e-s-since', 's-since', '');
+  // A search names what it looks for: reading everything is the Rooms view.
+  if (!q && !nick && !room && !sinceLocal) {
+    fieldError('e-search', null, m('err_search_empty'));
+    $('s-q').focus();
+    return;
+  }
+  // datetime-local is the moderator's local time; the API wants UTC
+  // ("YYYY-MM-DDThh:mm:ss.sssZ", what toISOString() gives).
+  let since = '';
+  if (sinceLocal) {
+    const d = new Date(sinceLocal);
+    if (isNaN(d)) {
+      fieldError('e-s-since', 's-since', m('err_since'));
+      $('s-since').focus();
+      return;
+    }
+    since = d.toISOString();
+  }
+  const params = new URLSearchParams();
+  for (const [k, v] of [['q', q], ['nick', nick], ['room', room], ['since', since]]) if (v) params.set(k, v);
+  $('search-status').textContent = m('searching');
+  $('search-submit').disabled = true;
+  const res = await api('GET', `/api/v1/mod/search?${params}`);
+  $('search-submit').disabled = false;
+  if (!state.staff) return;
+  if (res.status !== 200 || !res.body) {
+    if (res.status === 401) return;
+    state.search = null;
+    renderSearch();
+    $('search-status').textContent = m('search_error', { why: errorText(res) });
+    return;
+  }
+  const all = normaliseMessages(Array.isArray(res.body) ? res.body : res.body.messages)
+    .sort((a, b) => (b.time?.getTime() ?? 0) - (a.time?.getTime() ?? 0));
+  state.search = { q, total: all.length, messages: all.slice(0, SEARCH_SHOWN) };
+  renderSearch();
+}
+
+// Text with the searched words marked, as text nodes and <mark> elements.
+function marked(text, q) {
+  if (!q) return [text];
+  const out = [];
+  const low = text.toLowerCase();
+  const needle = q.toLowerCase();
+  let at = 0;
+  for (let i = low.indexOf(needle); i >= 0 && needle; i = low.indexOf(needle, at)) {
+    if (i > at) out.push(text.slice(at, i));
+    out.push(h('mark', null, text.slice(i, i + needle.length)));
+    at = i + needle.length;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
+}
+
+function renderSearch() {
+  const ol = $('search-results');
+  ol.textContent = '';
+  const s = state.search;
+  $('search-results-title').hidden = !s || !s.messages.length;
+  ol.hidden = !s || !s.messages.length;
+  if (!s) return;
+  $('search-status').textContent = !s.total ? m('search_none')
+    : s.total > s.messages.length ? m('search_more', { n: s.total, shown: s.messages.length })
+      : m('search_count', { n: s.total });
+  for (const x of s.messages) {
+    const nick = h('span', { className: 'ev-nick' }, x.nick || '?');
+    nick.style.color = nickColor(x.nick || '?');
+    ol.append(h('li', null, h('button', {
+      type: 'button', className: 'result', dataset: { room: x.room, msgid: x.msgid },
+      onclick: () => openFromSearch(x),
+    },
+    h('span', { className: 'res-head' }, h('span', { className: 'res-room' }, x.room || '?'), ' ', timeEl(x.time, true)),
+    h('span', { className: 'res-body' }, nick, ' ', h('span', { className: 'res-text' }, ...marked(x.text, s.q))),
+    h('span', { className: 'sr-only' }, ` ${m('open_room_sr')}`))));
+  }
+}
+
+function openFromSearch(x) {
+  if (!x.room) return;
+  setView('rooms', { watch: false });
+  watchRoom(x.room, { highlight: x.msgid });
 }
 
 // ---------------------------------------------------------------- audit
@@ -796,6 +1272,13 @@ function relabel() {
   if (state.staff) {
     renderQueue();
     if (state.report) renderReport(true);
+    renderRooms();
+    if (state.watch) {
+      $('watch-log').textContent = '';
+      renderWatch();
+      if (state.formOwner === 'room') fillActionForm(roomSubject(), true);
+    }
+    renderSearch();
     if (state.view === 'audit') loadAudit();
   }
 }
@@ -806,6 +1289,23 @@ function bind() {
   $('lang-switch').addEventListener('click', () => { setLang(otherLang()); relabel(); });
   $('tab-queue').addEventListener('click', () => setView('queue'));
   $('tab-audit').addEventListener('click', () => setView('audit'));
+  $('tab-rooms').addEventListener('click', () => setView('rooms'));
+  $('tab-search').addEventListener('click', () => setView('search'));
+  $('rooms-refresh').addEventListener('click', loadRooms);
+  $('watch-stop').addEventListener('click', () => {
+    const room = state.watch && state.watch.room;
+    stopWatching();
+    const btn = room && document.querySelector(`.room-item[data-room="${CSS.escape(room)}"]`);
+    if (btn) btn.focus();
+  });
+  $('watch-back').addEventListener('click', () => {
+    $('rooms-view').classList.remove('show-watch');
+    const btn = state.watch && document.querySelector(`.room-item[data-room="${CSS.escape(state.watch.room)}"]`);
+    if (btn) btn.focus();
+  });
+  $('watch-close-room').addEventListener('click', () => prepareAction('close_room'));
+  $('search-form').addEventListener('submit', submitSearch);
+  $('search-clear').addEventListener('click', clearSearch);
   $('queue-refresh').addEventListener('click', loadQueue);
   $('audit-refresh').addEventListener('click', loadAudit);
   $('detail-back').addEventListener('click', () => {
@@ -817,7 +1317,11 @@ function bind() {
   $('af-pattern').addEventListener('input', updateActionForm);
   $('af-room').addEventListener('input', updateActionForm);
   $('action-form').addEventListener('submit', submitAction);
-  NARROW.addEventListener('change', () => { if (!NARROW.matches) $('dash').classList.remove('show-detail'); });
+  NARROW.addEventListener('change', () => {
+    if (NARROW.matches) return;
+    $('dash').classList.remove('show-detail');
+    $('rooms-view').classList.remove('show-watch');
+  });
 }
 
 function boot() {
