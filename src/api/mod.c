@@ -376,8 +376,8 @@ static bool watch_needs_audit(const char *who, const char *room, int64_t now)
         if (w->at_ms < oldest->at_ms)
             oldest = w;
     }
-    snprintf(oldest->who, sizeof oldest->who, "%s", who);
-    snprintf(oldest->room, sizeof oldest->room, "%s", room);
+    snprintf(oldest->who, sizeof oldest->who, "%.*s", STAFF_NAME_MAX, who);
+    snprintf(oldest->room, sizeof oldest->room, "%.*s", ROOM_NAME_MAX, room);
     oldest->at_ms = now;
     return true;
 }

@@ -362,6 +362,11 @@ static int on_url(http_parser *p, const char *at, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct http_parse *st = parse_of(p);
+    /* Trailer fields after a chunked body are ignored (RFC 9110 section
+     * 6.5.1 lets a recipient discard them): the header table is final
+     * once the head is complete. */
+    if (st->is_headers_done)
+        return 0;
     if (st->last != CB_FIELD) {
         if (end_piece(st))
             return -1;
@@ -376,6 +381,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct http_parse *st = parse_of(p);
+    if (st->is_headers_done)
+        return 0;
     if (st->last != CB_VALUE) {
         if (arena_add(st, "", 1, 431))
             return -1;

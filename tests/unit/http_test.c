@@ -473,3 +473,34 @@ Test(http, routes)
     cr_assert_str_eq(body_of(out), "abcde");
     free(out);
 }
+
+/* Regression (found by tests/fuzz/http_request.c): trailer fields after a
+ * chunked body were appended to the header table without their closing
+ * NUL, and a header lookup read past the arena. Trailers are ignored now. */
+static enum sl_err trailer_route(struct conn *c, const struct http_request *req)
+{
+    const char *late = http_request_header(req, "x-late");
+    http_respond(c, 200, "text/plain", late ? "seen" : "unseen", late ? 4 : 6, NULL);
+    return SL_OK;
+}
+
+Test(http, chunked_trailers_are_ignored)
+{
+    http_route_add("POST", "/api/trailer", trailer_route);
+    char *late = request("POST /api/trailer HTTP/1.1\r\nHost: x\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n"
+                         "2\r\nab\r\n0\r\nX-Late: yes\r\n\r\n", NULL);
+    assert_status(late, 200);
+    cr_assert_str_eq(body_of(late), "unseen", "a trailer field must not become a header");
+    free(late);
+    http_route_add("POST", "/api/echo", echo_route);
+    char *out = request("POST /api/echo HTTP/1.1\r\nHost: x\r\nX-Tag: head\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n"
+                        "3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n"
+                        "X-Tag: trailer\r\nConnection: keep-alive: websocket\r\n\r\n",
+                        NULL);
+    assert_status(out, 200);
+    cr_assert_not_null(strstr(out, "X-Echo-Tag: head\r\n"));
+    cr_assert_str_eq(body_of(out), "{\"a\":1}");
+    free(out);
+}
