@@ -1,37 +1,46 @@
 #!/usr/bin/env bash
-# salon benchmark scenarios (see docs/benchmarks.md).
+# salon benchmark scenarios (issue 6; see docs/benchmarks.md).
 #
-#   bench/run.sh [--server salon|ngircd] [--scenario A|C|all] [options]
+#   bench/run.sh [--server salon|ngircd|hybrid|inspircd] [--scenario LIST] [options]
 #
 # Starts the server under test on free loopback ports with a benchmark
 # configuration in a temporary directory, runs each scenario against a
 # freshly started server (so idle RSS starts from a clean baseline), prints
-# the reports and a summary, and stops the server. Every step is bounded in
-# time: loadgen stops itself and is also wrapped in timeout(1).
+# the reports and a summary, and stops the server. Peers are installed from
+# Debian's packages when missing (ngircd and inspircd with apt-get;
+# ircd-hybrid, which conflicts with ngircd, unpacked with apt-get download +
+# dpkg-deb -x). Every step is bounded in time: loadgen stops itself and is
+# also wrapped in timeout(1).
 #
-# Scenarios
-#   A  fan-out: 1,000 clients, 10 rooms, 100 senders, 1,000 msg/s total,
-#      10 s, TCP (salon: --transport ws for WebSocket)
-#   C  idle: 5,000 registered connections held 10 s; server RSS per
-#      connection
-#   R  one big room (not in "all"): 1,000 clients in 1 room, 10 senders,
-#      100 msg/s = 99,900 deliveries/s (the shape of the prototype
-#      measurements in DEPENDENCIES.md; echo-message off here)
-#   M  max (not in "all"): scenario A's shape, rate x1.5 every 5 s step
-#      from 1,000 msg/s until p99 > 50 ms or a delivery is missing
+# Scenarios (issue 6)
+#   A   fan-out: 1,000 clients, 10 rooms, 100 senders, 1,000 msg/s, 10 s
+#   B   max: A's population, rate x1.5 per 3 s step from 250 msg/s until
+#       p99 > 100 ms, a copy is missing, or the sender falls behind; reports
+#       max deliveries/s, server CPU us/delivery there, and whether loadgen
+#       ran out of CPU first
+#   C   idle: 10,000 registered connections held 5 s; server RSS per conn
+#   D   one room of 2,000 members, 10 senders, 10 msg/s, 10 s: every copy
+#       must arrive; join time of 2,000 clients, p99
+#   E   policy gate (salon only): one room of 10 members, all sending,
+#       3 msg/s each (under the default flood limit), 15 s, once with
+#       salon's default policy config (E-default) and once with the bench
+#       config (E-bench); then E-fast: the same room at 3,000 msg/s (bench
+#       config, 5 s). Reports server CPU us per message.
+#   F   WebSocket variants of A and C (tags FA, FC; salon and inspircd)
+#   all = A,B,C,D,E,F
+#   Extras: R (1,000 members in one room, 100 msg/s), M (= B)
 #
 # Options
-#   --server NAME      salon (default) or ngircd
-#   --scenario LIST    A, C, R, M, or all (= A,C; default); comma-separated
-#   --transport T      tcp (default) or ws (salon only: ws://.../irc)
-#   --clients N        scenario A clients (default 1000)
-#   --rate M           scenario A msg/s (default 1000)
-#   --duration D       scenario A seconds (default 10)
-#   --idle-clients N   scenario C connections (default 5000, max ~19,000)
-#   --hold H           scenario C hold seconds (default 10)
+#   --server NAME      salon (default), ngircd, hybrid (ircd-hybrid), inspircd
+#   --scenario LIST    comma-separated, default all
+#   --transport T      tcp (default) or ws: transport of A, B, C and R
+#   --quick            short durations, fewer idle clients (smoke test)
+#   --results FILE     append "rep=N server=S scenario=T <RESULT fields>"
+#   --rep N            repetition number written to --results (default 1)
 #   --salon PATH       salon binary (default build/release/salon)
 #   --out DIR          keep logs here (default: a new temporary directory)
 #   --no-pin           do not pin server to CPU 0 and loadgen to CPU 1
+#   --no-install       fail instead of installing a missing peer
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,14 +48,15 @@ root=$(cd "$here/.." && pwd)
 server=salon
 scenarios=all
 transport=tcp
-a_clients=1000
-a_rate=1000
-a_duration=10
-c_clients=5000
-c_hold=10
+quick=0
+results_file=
+rep=1
 salon_bin=$root/build/release/salon
 out=
 pin=1
+install=1
+# Unpacked peers (ircd-hybrid, or ngircd when hybrid is the installed one).
+peer_cache=${SALON_BENCH_PEERS:-/var/cache/salon-bench/peers}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
@@ -55,25 +65,32 @@ while [ $# -gt 0 ]; do
 	--server) server=$2; shift 2 ;;
 	--scenario) scenarios=$2; shift 2 ;;
 	--transport) transport=$2; shift 2 ;;
-	--clients) a_clients=$2; shift 2 ;;
-	--rate) a_rate=$2; shift 2 ;;
-	--duration) a_duration=$2; shift 2 ;;
-	--idle-clients) c_clients=$2; shift 2 ;;
-	--hold) c_hold=$2; shift 2 ;;
+	--quick) quick=1; shift ;;
+	--results) results_file=$2; shift 2 ;;
+	--rep) rep=$2; shift 2 ;;
 	--salon) salon_bin=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--no-pin) pin=0; shift ;;
+	--no-install) install=0; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
-case $scenarios in all) scenarios=A,C ;; esac
-case $server in salon|ngircd) ;; *) echo "run.sh: --server salon|ngircd" >&2; exit 2 ;; esac
-case $transport in
-tcp) ;;
-ws) [ "$server" = salon ] || { echo "run.sh: ngIRCd has no WebSocket listener; ws is salon-only" >&2; exit 2; } ;;
-*) echo "run.sh: --transport tcp|ws" >&2; exit 2 ;;
+case $scenarios in all) scenarios=A,B,C,D,E,F ;; esac
+case $server in
+salon|ngircd|hybrid|inspircd) ;;
+ircd-hybrid) server=hybrid ;;
+*) echo "run.sh: --server salon|ngircd|hybrid|inspircd" >&2; exit 2 ;;
 esac
+case $transport in tcp|ws) ;; *) echo "run.sh: --transport tcp|ws" >&2; exit 2 ;; esac
+
+# Durations: full (issue 6) and quick (smoke test).
+if [ "$quick" = 1 ]; then
+	a_dur=3 b_start=500 b_step=2 b_dur=2 c_n=5000 c_hold=3 d_dur=3 e_dur=5 e_fast_dur=3
+else
+	a_dur=10 b_start=250 b_step=1.5 b_dur=3 c_n=10000 c_hold=5 d_dur=10 e_dur=15 e_fast_dur=5
+fi
+b_p99=100
 
 make -s -C "$here" >/dev/null
 loadgen=$here/loadgen
@@ -84,20 +101,27 @@ else
 	mkdir -p "$out"
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/salon-bench-srv.XXXXXX")
+# Peers drop to (or are started as) nobody: it must write its pid files.
+chmod 755 "$work"
 
 server_pid=
+dns_pid=
+stop_pid() { # pid
+	local p=$1
+	kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
+	kill -TERM "$p" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+}
 stop_server() {
-	[ -n "$server_pid" ] || return 0
-	if kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$server_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
+	[ -z "$server_pid" ] || stop_pid "$server_pid"
+	[ -z "$dns_pid" ] || stop_pid "$dns_pid"
 	server_pid=
+	dns_pid=
 }
 cleanup() { stop_server; rm -rf "$work"; }
 trap cleanup EXIT
@@ -127,130 +151,321 @@ if [ "$pin" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
 	pin_loadgen=(taskset -c 1)
 fi
 
-irc_port=
-http_port=
-start_server() { # tag
-	local tag=$1 conf log
-	irc_port=$(free_port)
-	http_port=$(free_port)
-	log=$out/$server-$tag.server.log
+# ---------------------------------------------------------------- peers
+
+apt_install() { # package...
+	[ "$install" = 1 ] || { echo "run.sh: $* missing (--no-install)" >&2; exit 1; }
+	echo "run.sh: installing $* from Debian's packages" >&2
+	DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "$@" >&2
+}
+
+# Unpack a package's files without installing it (its conflicts with an
+# installed package do not matter then). Prints the unpacked root.
+unpack() { # package
+	local pkg=$1 dir=$peer_cache/$1
+	if [ ! -f "$dir/.unpacked" ]; then
+		[ "$install" = 1 ] || { echo "run.sh: $pkg not unpacked (--no-install)" >&2; exit 1; }
+		echo "run.sh: unpacking $pkg into $dir (apt-get download + dpkg-deb -x)" >&2
+		rm -rf "$dir" && mkdir -p "$dir/deb"
+		(cd "$dir/deb" && timeout 300 apt-get download "$pkg" >&2)
+		dpkg-deb -x "$dir"/deb/*.deb "$dir/root"
+		chmod -R a+rX "$dir"
+		touch "$dir/.unpacked"
+	fi
+	echo "$dir/root"
+}
+
+pkg_installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+ngircd_bin=
+hybrid_bin=
+hybrid_mod=
+ensure_peer() {
 	case $server in
 	ngircd)
-		conf=$work/ngircd-$tag.conf
-		# ngIRCd started as root drops to "nobody": give it a pid-file
-		# directory it may write to.
-		mkdir -p "$work/run" && chmod 1777 "$work/run"
-		sed -e "s/@PORT@/$irc_port/" -e "s#@PIDFILE@#$work/run/ngircd-$tag.pid#" \
+		if pkg_installed ngircd; then
+			ngircd_bin=$(command -v ngircd || echo /usr/sbin/ngircd)
+		elif pkg_installed ircd-hybrid; then
+			ngircd_bin=$(unpack ngircd)/usr/sbin/ngircd
+		else
+			apt_install ngircd
+			ngircd_bin=/usr/sbin/ngircd
+		fi
+		;;
+	hybrid)
+		# Debian's ircd-hybrid conflicts with ngircd: when ngircd is
+		# installed (or about to be), hybrid is unpacked and run from
+		# there. Its binary loads modules from the compiled-in
+		# /usr/lib/ircd-hybrid/modules: start_server bind-mounts the
+		# unpacked directory there in a private mount namespace.
+		pkg_installed libltdl7 || apt_install libltdl7
+		pkg_installed libgnutls30 || apt_install libgnutls30
+		if pkg_installed ircd-hybrid; then
+			hybrid_bin=/usr/sbin/ircd-hybrid
+			hybrid_mod=
+		else
+			local r
+			r=$(unpack ircd-hybrid)
+			hybrid_bin=$r/usr/sbin/ircd-hybrid
+			hybrid_mod=$r/usr/lib/ircd-hybrid
+			mkdir -p /usr/lib/ircd-hybrid   # empty mount point
+		fi
+		;;
+	inspircd)
+		pkg_installed inspircd || apt_install inspircd
+		[ -f /usr/lib/inspircd/modules/m_websocket.so ] ||
+			echo "run.sh: this inspircd has no m_websocket: F is skipped" >&2
+		;;
+	esac
+}
+
+# Peers run unprivileged (hybrid and InspIRCd refuse root; ngIRCd drops to
+# nobody by itself).
+as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+
+irc_port=
+http_port=
+ws_url=
+start_server() { # tag [salon config flavour: bench|default]
+	local tag=$1 flavour=${2:-bench} conf log dir
+	irc_port=$(free_port)
+	http_port=$(free_port)
+	ws_url=
+	log=$out/$server-$tag.server.log
+	dir=$work/$server-$tag
+	mkdir -p "$dir" && chmod 777 "$dir"
+	case $server in
+	ngircd)
+		conf=$dir/ngircd.conf
+		sed -e "s/@PORT@/$irc_port/" -e "s#@PIDFILE@#$dir/ngircd.pid#" \
 			"$here/peers/ngircd.conf" >"$conf"
-		"${pin_server[@]}" ngircd -n -f "$conf" >"$log" 2>&1 &
+		chmod 644 "$conf"
+		"${pin_server[@]}" "$ngircd_bin" -n -f "$conf" >"$log" 2>&1 &
 		server_pid=$!
+		;;
+	hybrid)
+		conf=$dir/ircd.conf
+		sed -e "s/@PORT@/$irc_port/" -e "s#@DIR@#$dir#" \
+			-e "s#@MODDIR@#/usr/lib/ircd-hybrid/modules#" \
+			"$here/peers/ircd-hybrid.conf" >"$conf"
+		chmod 644 "$conf"
+		# hybrid always does reverse DNS via /etc/resolv.conf: in its
+		# own mount namespace that file names 127.0.0.53, where
+		# peers/nxdns.py answers NXDOMAIN at once. No query leaves
+		# loopback and no registration waits for a resolver timeout.
+		echo "nameserver 127.0.0.53" >"$dir/resolv.conf"
+		chmod 644 "$dir/resolv.conf"
+		"${pin_loadgen[@]}" /usr/bin/python3 "$here/peers/nxdns.py" 127.0.0.53 53 >"$out/$server-$tag.dns.log" 2>&1 &
+		dns_pid=$!
+		local mounts="mount --bind '$dir/resolv.conf' /etc/resolv.conf"
+		[ -z "$hybrid_mod" ] || mounts="$mounts && mount --bind '$hybrid_mod' /usr/lib/ircd-hybrid"
+		"${pin_server[@]}" unshare -m --propagation private sh -c "$mounts && exec ${as_nobody[*]} '$hybrid_bin' \
+			-foreground -configfile '$conf' -pidfile '$dir/pid' -logfile '$dir/ircd.log' \
+			-klinefile '$dir/k.db' -dlinefile '$dir/d.db' -xlinefile '$dir/x.db' -resvfile '$dir/r.db'" \
+			>"$log" 2>&1 &
+		server_pid=$!
+		;;
+	inspircd)
+		conf=$dir/inspircd.conf
+		sed -e "s/@PORT@/$irc_port/" -e "s/@WSPORT@/$http_port/" -e "s#@DIR@#$dir#" \
+			"$here/peers/inspircd.conf" >"$conf"
+		chmod 644 "$conf"
+		"${pin_server[@]}" "${as_nobody[@]}" /usr/sbin/inspircd --nofork --nolog --config "$conf" >"$log" 2>&1 &
+		server_pid=$!
+		ws_url=ws://127.0.0.1:$http_port/
 		;;
 	salon)
 		[ -x "$salon_bin" ] || { echo "run.sh: $salon_bin not built (make -C $root)" >&2; exit 1; }
-		conf=$work/salon-$tag.conf
-		mkdir -p "$work/data-$tag"
-		# Limits raised so the server's capacity, not its anti-abuse
-		# settings, is what gets measured (salon.conf.example).
-		cat >"$conf" <<-EOF
-		[server]
-		name = salon.bench
-		data_dir = $work/data-$tag
-		log_level = warn
+		conf=$dir/salon.conf
+		mkdir -p "$dir/data"
+		ws_url=ws://127.0.0.1:$http_port/irc
+		if [ "$flavour" = default ]; then
+			# salon.conf.example's defaults for every policy setting
+			# ([limits], [flood]); only what a benchmark cannot do
+			# without is set: loopback ports, a data directory, and
+			# open registration (no tickets in loadgen).
+			cat >"$conf" <<-EOF
+			[server]
+			name = salon.bench
+			data_dir = $dir/data
+			log_level = warn
 
-		[listen]
-		irc = 127.0.0.1:$irc_port
-		http = 127.0.0.1:$http_port
-		web_root = $root/web
+			[listen]
+			irc = 127.0.0.1:$irc_port
+			http = 127.0.0.1:$http_port
+			web_root = $root/web
 
-		[entry]
-		open_registration = true
+			[entry]
+			open_registration = true
+			EOF
+		else
+			# Limits raised so the server's capacity, not its
+			# anti-abuse settings, is what gets measured
+			# (salon.conf.example): no per-address limit, a 4 MiB
+			# sendq, and a flood clock that never throttles (a
+			# 1 ms step per command with a burst of 10^6 commands).
+			cat >"$conf" <<-EOF
+			[server]
+			name = salon.bench
+			data_dir = $dir/data
+			log_level = warn
 
-		[limits]
-		max_connections = 20000
-		per_address = 20000
-		sendq = 4194304
-		registration_timeout = 120
-		ping_interval = 600
-		ping_timeout = 600
-		max_rooms_per_user = 20
+			[listen]
+			irc = 127.0.0.1:$irc_port
+			http = 127.0.0.1:$http_port
+			web_root = $root/web
 
-		[flood]
-		rate = 1000
-		burst = 1000
+			[entry]
+			open_registration = true
 
-		[rooms]
-		user_rooms = true
-		history_memory = 100
-		EOF
+			[limits]
+			max_connections = 20000
+			per_address = 20000
+			sendq = 4194304
+			registration_timeout = 120
+			ping_interval = 600
+			ping_timeout = 600
+			max_rooms_per_user = 20
+
+			[flood]
+			rate = 1000000
+			burst = 1000000
+
+			[rooms]
+			user_rooms = true
+			history_memory = 100
+			EOF
+		fi
 		"${pin_server[@]}" "$salon_bin" --config "$conf" >"$log" 2>&1 &
 		server_pid=$!
 		;;
 	esac
-	local port=$irc_port
-	[ "$transport" = ws ] && port=$http_port
-	if ! wait_port "$port" 15; then
-		echo "run.sh: $server did not start listening on 127.0.0.1:$port; its log:" >&2
+	if ! wait_port "$irc_port" 20; then
+		echo "run.sh: $server did not start listening on 127.0.0.1:$irc_port; its log:" >&2
 		tail -20 "$log" >&2
 		exit 1
 	fi
-}
-
-target() {
-	if [ "$transport" = ws ]; then
-		echo "ws://127.0.0.1:$http_port/irc"
-	else
-		echo "127.0.0.1:$irc_port"
+	if [ -n "$ws_url" ] && ! wait_port "$http_port" 5; then
+		echo "run.sh: $server: no WebSocket listener on 127.0.0.1:$http_port" >&2
+		ws_url=
 	fi
 }
 
+target() { # tcp|ws
+	if [ "$1" = ws ]; then echo "$ws_url"; else echo "127.0.0.1:$irc_port"; fi
+}
+
+has_ws() {
+	case $server in
+	salon) return 0 ;;
+	inspircd) [ -f /usr/lib/inspircd/modules/m_websocket.so ] ;;
+	*) return 1 ;;
+	esac
+}
+
 results=()
-run_loadgen() { # tag bound_seconds loadgen-args...
-	local tag=$1 bound=$2 rc=0
-	shift 2
+run_loadgen() { # tag transport bound_seconds loadgen-args...
+	local tag=$1 tr=$2 bound=$3 rc=0 res
+	shift 3
 	local log=$out/$server-$tag.loadgen.log
-	echo "--- $server scenario $tag: loadgen $*"
+	echo "--- $server scenario $tag ($tr): loadgen $*"
 	# Other work on this machine skews CPU and latency figures: say so.
 	echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg) (nproc $(nproc))"
 	timeout --signal=INT --kill-after=5 "$bound" \
-		"${pin_loadgen[@]}" "$loadgen" --server "$(target)" --server-pid "$server_pid" \
+		"${pin_loadgen[@]}" "$loadgen" --server "$(target "$tr")" --server-pid "$server_pid" \
 		--label "$server/$tag" "$@" >"$log" 2>&1 || rc=$?
 	sed -e '/^\[/d' "$log"
 	[ $rc -eq 0 ] || echo "run.sh: loadgen exited with status $rc (log: $log)" >&2
-	results+=("$server $tag $(grep '^RESULT' "$log" | tail -1 | sed 's/^RESULT //')")
+	# The server must still be alive: a crash under load is a finding.
+	local alive=1
+	kill -0 "$server_pid" 2>/dev/null || { alive=0; echo "run.sh: $server DIED during $tag (log: $out/$server-$tag.server.log)" >&2; }
+	res=$(grep '^RESULT' "$log" | tail -1 | sed 's/^RESULT //')
+	[ -n "$res" ] || res="missing=1"
+	res="$res loadgen_rc=$rc server_alive=$alive load1=$(cut -d' ' -f1 /proc/loadavg)"
+	results+=("$server $tag $res")
+	if [ -n "$results_file" ]; then
+		echo "rep=$rep server=$server scenario=$tag $res" >>"$results_file"
+	fi
 }
 
+# Every scenario's connections come from 127.0.0.1-8; the setup window is
+# wide enough for a server that completes registrations on a 1 s tick
+# (InspIRCd) and the ramp (2,000 connections/s) paces everyone the same.
+common=(--addrs 8 --window 2048)
+
+scen_A() { # tag transport
+	start_server "$1"
+	run_loadgen "$1" "$2" $((a_dur + 150)) --mode fanout --clients 1000 --rooms 10 \
+		--senders 100 --rate 1000 --duration "$a_dur" --drain 5 "${common[@]}"
+	stop_server
+}
+scen_C() { # tag transport
+	start_server "$1"
+	run_loadgen "$1" "$2" $((c_hold + 150)) --mode idle --clients "$c_n" --hold "$c_hold" "${common[@]}"
+	stop_server
+}
+
+ensure_peer
+if [ "$transport" = ws ] && ! has_ws; then
+	echo "run.sh: $server has no WebSocket listener here; --transport ws is for salon and inspircd" >&2
+	exit 2
+fi
 IFS=, read -r -a list <<<"$scenarios"
 for s in "${list[@]}"; do
 	case $s in
-	A)
-		start_server A
-		run_loadgen A $((a_duration + 150)) --mode fanout --clients "$a_clients" --rooms 10 \
-			--senders 100 --rate "$a_rate" --duration "$a_duration" --drain 5 --addrs 8
+	A) scen_A A "$transport" ;;
+	C) scen_C C "$transport" ;;
+	B|M)
+		start_server B
+		run_loadgen B "$transport" 900 --mode max --clients 1000 --rooms 10 --senders 100 \
+			--rate "$b_start" --step "$b_step" --rate-max 200000 --p99-max "$b_p99" \
+			--duration "$b_dur" --drain 3 "${common[@]}"
 		stop_server
 		;;
-	C)
-		start_server C
-		run_loadgen C $((c_hold + 150)) --mode idle --clients "$c_clients" --hold "$c_hold" --addrs 8
+	D)
+		start_server D
+		run_loadgen D tcp $((d_dur + 200)) --mode fanout --clients 2000 --rooms 1 \
+			--senders 10 --rate 10 --duration "$d_dur" --drain 5 --setup-timeout 180 "${common[@]}"
 		stop_server
+		;;
+	E)
+		if [ "$server" != salon ]; then
+			echo "--- $server scenario E: skipped (salon's policy gate only)"
+			continue
+		fi
+		start_server E-default default
+		run_loadgen E-default tcp $((e_dur + 60)) --mode fanout --clients 10 --rooms 1 --senders 10 \
+			--rate 30 --duration "$e_dur" --drain 5 "${common[@]}"
+		stop_server
+		start_server E-bench bench
+		run_loadgen E-bench tcp $((e_dur + 60)) --mode fanout --clients 10 --rooms 1 --senders 10 \
+			--rate 30 --duration "$e_dur" --drain 5 "${common[@]}"
+		stop_server
+		start_server E-fast bench
+		run_loadgen E-fast tcp $((e_fast_dur + 60)) --mode fanout --clients 10 --rooms 1 --senders 10 \
+			--rate 3000 --duration "$e_fast_dur" --drain 5 "${common[@]}"
+		stop_server
+		;;
+	F|FA|FC)
+		if ! has_ws; then
+			echo "--- $server scenario $s: skipped (no WebSocket listener)"
+			continue
+		fi
+		case $s in F|FA) scen_A FA ws ;; esac
+		case $s in F|FC) scen_C FC ws ;; esac
 		;;
 	R)
 		start_server R
-		run_loadgen R $((a_duration + 150)) --mode fanout --clients "$a_clients" --rooms 1 \
-			--senders 10 --rate 100 --duration "$a_duration" --drain 5 --addrs 8
+		run_loadgen R "$transport" $((a_dur + 150)) --mode fanout --clients 1000 --rooms 1 \
+			--senders 10 --rate 100 --duration "$a_dur" --drain 5 "${common[@]}"
 		stop_server
 		;;
-	M)
-		start_server M
-		run_loadgen M 400 --mode max --clients "$a_clients" --rooms 10 --senders 100 \
-			--rate 1000 --step 1.5 --rate-max 50000 --p99-max 50 --duration 5 --drain 5 --addrs 8
-		stop_server
-		;;
-	*) echo "run.sh: unknown scenario $s (A, C, R, M)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown scenario $s (A B C D E F FA FC R M)" >&2; exit 2 ;;
 	esac
 done
 
 echo
-echo "=== summary ($server, $transport; logs in $out) ==="
+echo "=== summary ($server; logs in $out) ==="
 for r in "${results[@]}"; do
 	echo "$r"
 done
