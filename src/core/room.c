@@ -10,6 +10,7 @@
 #include "lib/alloc.h"
 #include "lib/casemap.h"
 #include "lib/clock.h"
+#include "lib/glob.h"
 #include "lib/strmap.h"
 #include "lib/utf8.h"
 
@@ -111,30 +112,7 @@ int room_member_modes(const struct room *r, const struct user *u)
 
 bool room_mask_match(const char *mask, const char *text)
 {
-    /* Iterative glob with one backtrack point: linear in practice. */
-    const char *star = NULL, *resume = NULL;
-    while (*text) {
-        char m = *mask, t = *text;
-        if (m >= 'A' && m <= 'Z')
-            m = (char)(m + 32);
-        if (t >= 'A' && t <= 'Z')
-            t = (char)(t + 32);
-        if (*mask == '*') {
-            star = ++mask;
-            resume = text;
-        } else if (m == t || *mask == '?') {
-            mask++;
-            text++;
-        } else if (star) {
-            mask = star;
-            text = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (*mask == '*')
-        mask++;
-    return *mask == '\0';
+    return glob_match(mask, text);
 }
 
 bool room_is_banned(const struct room *r, const struct user *u)

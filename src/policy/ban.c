@@ -8,6 +8,7 @@
 #include "lib/addr.h"
 #include "lib/alloc.h"
 #include "lib/clock.h"
+#include "lib/glob.h"
 #include "lib/log.h"
 #include "policy/checks.h"
 #include "store/store.h"
@@ -37,32 +38,6 @@ const char *ban_kind_name(enum ban_kind k)
     return (unsigned)k < 5 ? kind_names[k] : "?";
 }
 
-/* Glob with '*' and '?', ASCII case-insensitive (nick patterns). */
-static bool glob(const char *m, const char *t)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*t) {
-        char a = (*m >= 'A' && *m <= 'Z') ? (char)(*m + 32) : *m;
-        char b = (*t >= 'A' && *t <= 'Z') ? (char)(*t + 32) : *t;
-        if (*m == '*') {
-            star = ++m;
-            resume = t;
-        } else if (*m && (*m == '?' || a == b)) {
-            m++;
-            t++;
-        } else if (star) {
-            m = star;
-            t = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (*m == '*')
-        m++;
-    return !*m;
-}
-
-/* Records are JSON: a nick pattern or a reason may hold any character. */
 static void save(const struct ban *b)
 {
     if (!store)
@@ -169,7 +144,7 @@ const struct ban *policy_ban_find(const char *session, const char *device,
         case BAN_DEVICE: hit = device && device[0] && !strcmp(device, b->value); break;
         case BAN_ADDRESS: hit = addr && !memcmp(addr, b->addr, 16); break;
         case BAN_PREFIX: hit = addr && addr_same_prefix(addr, b->addr); break;
-        case BAN_NICK: hit = nick && glob(b->value, nick); break;
+        case BAN_NICK: hit = nick && glob_match(b->value, nick); break;
         }
         if (hit)
             return b;
