@@ -314,11 +314,6 @@ void session_sweep(int64_t now)
             session_free(s);
 }
 
-size_t session_count(void)
-{
-    return sessions.len;
-}
-
 void session_note_nick(struct session *s, const char *nick, int64_t now)
 {
     if (s->nnicks && strcmp(s->nicks[s->nnicks - 1].nick, nick) == 0)

@@ -124,6 +124,5 @@ void session_note_action(struct session *s, int64_t action_id, const char *actio
 
 /* Forgets expired sessions nobody uses (call now and then). */
 void session_sweep(int64_t now_wall_ms);
-size_t session_count(void);
 
 #endif

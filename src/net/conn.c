@@ -57,19 +57,9 @@ void conn_set_ops(struct conn *c, const struct conn_ops *ops, void *proto)
     c->proto = proto;
 }
 
-bool conn_addr_is_v4(const struct conn *c)
-{
-    return addr_is_v4(c->addr);
-}
-
 const char *conn_addr_text(const struct conn *c, char *out, size_t outlen)
 {
     return addr_format(c->addr, out, outlen);
-}
-
-void conn_close_later(struct conn *c, const char *reason)
-{
-    outq_close(&c->out, reason);
 }
 
 static void update_events(struct conn *c)
@@ -406,11 +396,6 @@ void net_sweep(int64_t now)
         if (now - c->last_read_ms >= NET_HTTP_IDLE_MS || now - c->created_ms >= NET_HTTP_MAX_AGE_MS)
             outq_close(&c->out, "Idle timeout");
     }
-}
-
-size_t net_connection_count(void)
-{
-    return nconns;
 }
 
 void net_shutdown(const char *reason)

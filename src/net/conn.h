@@ -58,9 +58,5 @@ struct conn {
 void conn_set_ops(struct conn *c, const struct conn_ops *ops, void *proto);
 /* Text form of the peer address ("127.0.0.1", "::1") into out (64 bytes). */
 const char *conn_addr_text(const struct conn *c, char *out, size_t outlen);
-/* True when the peer address is IPv4 (stored IPv4-mapped). */
-bool conn_addr_is_v4(const struct conn *c);
-/* Asks net/ to close c at a safe point, after flushing what is queued. */
-void conn_close_later(struct conn *c, const char *reason);
 
 #endif

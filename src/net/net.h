@@ -43,7 +43,4 @@ void net_shutdown(const char *reason);
 #define NET_HTTP_MAX_AGE_MS 300000
 void net_sweep(int64_t now_mono_ms);
 
-/* Live connections (lingering ones included). */
-size_t net_connection_count(void);
-
 #endif
