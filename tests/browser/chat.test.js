@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Salon, launchBrowser, newUser, enter, fillEntry, joinFromDirectory, say, activeLog,
-  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE,
+  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE, messageRow, noPageErrors,
 } from './harness.js';
 
 let salon;
@@ -40,18 +40,6 @@ async function user(opts) {
   return u;
 }
 
-// JavaScript exceptions on the page are always a failure.
-function noPageErrors(...pages) {
-  for (const p of pages) {
-    // API refusals (4xx) are expected answers; Chromium logs them anyway.
-    const errors = p.errors.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e));
-    assert.deepEqual(errors, [], 'errors on the page');
-  }
-}
-
-function messageRow(page, text) {
-  return activeLog(page).locator('.msg', { hasText: text });
-}
 
 // Opens a private conversation with /query and writes the first message.
 async function privateMessage(page, to, text) {

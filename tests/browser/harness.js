@@ -1,5 +1,6 @@
 // Test harness: the real salon binary on free loopback ports with a temp
 // data_dir, and Debian's Chromium driven by playwright-core.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -184,6 +185,20 @@ export async function say(page, text) {
 // The visible log of the conversation on screen.
 export function activeLog(page) {
   return page.locator('.log:not([hidden])');
+}
+
+// The message rows of the visible conversation that contain text.
+export function messageRow(page, text) {
+  return activeLog(page).locator('.msg', { hasText: text });
+}
+
+// JavaScript errors on the pages fail the test. API refusals (4xx) are
+// expected answers; Chromium logs them anyway.
+export function noPageErrors(...pages) {
+  for (const p of pages) {
+    const errors = p.errors.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e));
+    assert.deepEqual(errors, [], 'errors on the page');
+  }
 }
 
 export async function runAxe(page) {

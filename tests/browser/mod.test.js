@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Salon, launchBrowser, newUser, enter, joinFromDirectory, say, activeLog,
-  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE,
+  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE, messageRow, noPageErrors,
 } from './harness.js';
 
 const STAFF = 'alice';
@@ -46,17 +46,6 @@ async function user(opts) {
   return u;
 }
 
-function noPageErrors(...pages) {
-  for (const p of pages) {
-    // Refusals (4xx) are expected answers here; Chromium logs them anyway.
-    const errors = p.errors.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e));
-    assert.deepEqual(errors, [], 'errors on the page');
-  }
-}
-
-function messageRow(page, text) {
-  return activeLog(page).locator('.msg', { hasText: text });
-}
 
 async function noSeriousA11y(page, what) {
   const v = await runAxe(page);
