@@ -8,7 +8,6 @@
 #include "core/room.h"
 #include "core/session.h"
 #include "core/user.h"
-#include "lib/casemap.h"
 #include "lib/clock.h"
 #include "policy/gate.h"
 
@@ -54,9 +53,8 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
                        .source = mask, .command = command, .params = {r->name, text},
                        .nparams = tagmsg ? 1 : 2};
     if (!tagmsg) {
-        char key[ROOM_NAME_MAX + 1];
-        casemap_fold(key, r->name, sizeof key);
-        struct store_msg sm = {.msgid = msgid, .time_ms = now, .key = key, .sender = u->session,
+        struct store_msg sm = {.msgid = msgid, .time_ms = now, .key = history_key(r->history),
+                               .sender = u->session,
                                .source = mask, .command = command, .target = r->name,
                                .text = text};
         history_add(r->history, &sm);
