@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/ini.h"
+
 
 void config_defaults(struct config *cfg)
 {
@@ -59,8 +61,6 @@ void config_defaults(struct config *cfg)
 
 struct parse {
     struct config *cfg;
-    const char *path;
-    bool ok;
 };
 
 static bool parse_bool(const char *v, bool *out)
@@ -137,7 +137,7 @@ static bool section_known(struct config *cfg, const char *section)
     return !strncmp(section, "room ", 5) && set_room(cfg, section + 5, NULL, NULL);
 }
 
-static void on_entry(struct parse *p, const char *section, const char *key, const char *value)
+static bool on_entry(struct parse *p, const char *section, const char *key, const char *value)
 {
     struct config *cfg = p->cfg;
     bool ok = false;
@@ -172,82 +172,21 @@ static void on_entry(struct parse *p, const char *section, const char *key, cons
     } else if (!strncmp(section, "room ", 5)) {
         ok = set_room(cfg, section + 5, key, value);
     }
-    if (!ok) {
-        fprintf(stderr, "salon: %s: [%s] %s = %s: unknown key or bad value\n", p->path,
-                section, key, value);
-        p->ok = false;
-    }
+    return ok;
 }
 
-/* Longest line accepted: a room topic (ROOM_TOPIC_MAX) with its key and
- * room for comments, well past it. */
-#define CONFIG_LINE_MAX 2048
-
-static char *trim(char *s)
+static bool on_ini(void *ud, const char *section, const char *key, const char *value,
+                   int lineno)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
+    (void)lineno;
+    struct parse *p = ud;
+    if (!key)
+        return section_known(p->cfg, section);
+    return on_entry(p, section, key, value);
 }
 
-/* The INI dialect: "[section]" lines, "key = value" lines, and comment
- * lines starting with '#' or ';'. There are no inline comments, so a value
- * may contain ';' or '#'. salon reads it itself because Debian's libinih
- * cuts lines at 200 bytes (a topic may have 390) and strips " ;" from
- * values, and both would silently change a setting. */
 bool config_load(struct config *cfg, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "salon: cannot read %s: %s\n", path, strerror(errno));
-        return false;
-    }
-    struct parse p = {cfg, path, true};
-    char line[CONFIG_LINE_MAX + 2], section[CONFIG_LINE_MAX] = "";
-    int lineno = 0;
-    bool has_section = false;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            fprintf(stderr, "salon: %s:%d: line longer than %d bytes\n", path, lineno,
-                    CONFIG_LINE_MAX);
-            p.ok = false;
-            break;
-        }
-        char *s = trim(line);
-        if (lineno == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
-            s += 3;     /* a UTF-8 byte order mark */
-        if (!*s || *s == '#' || *s == ';')
-            continue;
-        if (*s == '[') {
-            char *end = strchr(s, ']');
-            if (!end || end[1] != '\0') {
-                fprintf(stderr, "salon: %s:%d: bad section header\n", path, lineno);
-                p.ok = false;
-                continue;
-            }
-            *end = '\0';
-            snprintf(section, sizeof section, "%s", trim(s + 1));
-            has_section = true;
-            if (!section_known(cfg, section)) {
-                fprintf(stderr, "salon: %s:%d: unknown section [%s]\n", path, lineno, section);
-                p.ok = false;
-            }
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq || !has_section) {
-            fprintf(stderr, "salon: %s:%d: expected 'key = value' inside a [section]\n", path,
-                    lineno);
-            p.ok = false;
-            continue;
-        }
-        *eq = '\0';
-        on_entry(&p, section, trim(s), trim(eq + 1));
-    }
-    fclose(f);
-    return p.ok;
+    struct parse p = {cfg};
+    return ini_read(path, on_ini, &p);
 }
