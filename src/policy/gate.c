@@ -1,7 +1,13 @@
 #include "policy/gate.h"
 
-#include <stddef.h>
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <sodium.h>
+
+#include "lib/alloc.h"
+#include "lib/clock.h"
 #include "policy/checks.h"
 
 /* What happens when no check has an opinion. ACTION_KINDS entries are
@@ -17,28 +23,333 @@ static const enum verdict_kind defaults[ACTION_KINDS] = {
     [ACTION_CREATE_ROOM] = VERDICT_ALLOW,
     [ACTION_SAY_ROOM] = VERDICT_ALLOW,
     [ACTION_SAY_PRIVATE] = VERDICT_ALLOW,
+    [ACTION_TOPIC] = VERDICT_ALLOW,
+    [ACTION_AWAY] = VERDICT_ALLOW,
 };
 
 typedef struct verdict check_fn(const struct action *a);
 
-/* The chain, in order. Cheap structural checks first. */
+/* The chain, in order: who the actor is (ban, age, lockdown, mute), then
+ * how much (connections, rates, slow mode, spam), then what is said
+ * (content), then to whom (first contact, consent). The consent hold is
+ * last so that a message held as a request has passed everything else. */
 static check_fn *const chain[] = {
     check_ban,
     check_age,
+    check_lockdown,
     check_mute,
     check_connection_limit,
+    check_connect_rate,
     check_flood,
+    check_slow_mode,
+    check_spam,
+    check_content,
+    check_first_contact,
     check_pm_consent,
 };
 
+const struct norm_text *policy_text;
+
+int64_t policy_mono_ms(const struct action *a)
+{
+    return a->now_ms ? a->now_ms : clock_mono_ms();
+}
+
+int64_t policy_wall_ms(const struct action *a)
+{
+    return a->wall_ms ? a->wall_ms : clock_wall_ms();
+}
+
+bool policy_session_is_new(const struct action *a)
+{
+    return a->session_since_ms > 0
+        && policy_wall_ms(a) - a->session_since_ms < policy_cfg.new_session_ms;
+}
+
+int64_t rate_wait(int64_t tat_us, unsigned per_minute, int64_t now_ms)
+{
+    int64_t interval = 60000000 / per_minute, now = now_ms * 1000;
+    int64_t over = (tat_us > now ? tat_us : now) - now - interval * (per_minute - 1);
+    return over > 0 ? (over + 999) / 1000 : 0;
+}
+
+void rate_take(int64_t *tat_us, unsigned per_minute, int64_t now_ms)
+{
+    int64_t now = now_ms * 1000;
+    *tat_us = (*tat_us > now ? *tat_us : now) + 60000000 / per_minute;
+}
+
+/* The text a kind's checks read, if any. */
+static const char *text_of(const struct action *a)
+{
+    switch (a->kind) {
+    case ACTION_SAY_ROOM:
+    case ACTION_SAY_PRIVATE:
+    case ACTION_TOPIC:
+    case ACTION_AWAY:
+        return a->text;
+    case ACTION_NICK:
+    case ACTION_REGISTER:
+    case ACTION_ENTER:
+        return a->nick;
+    case ACTION_CREATE_ROOM:
+        return a->target;
+    default:
+        return NULL;
+    }
+}
+
+/* Adds what a check asked on the side to what the earlier ones asked:
+ * every effect, the first rule and warning (the earliest check is the
+ * one that named them), the longest mute, the latest risk score. */
+static void gather(struct verdict *all, const struct verdict *v)
+{
+    all->effects |= v->effects;
+    if (!all->rule)
+        all->rule = v->rule;
+    if (!all->warning)
+        all->warning = v->warning;
+    if (v->mute_ms > all->mute_ms)
+        all->mute_ms = v->mute_ms;
+    if (v->risk)
+        all->risk = v->risk;
+}
+
+/* State that only an action that went through may change. */
+static void remember(const struct action *a, const struct verdict *v)
+{
+    switch (a->kind) {
+    case ACTION_CONNECT:
+        if (v->kind == VERDICT_ALLOW)
+            connlimit_opened(a->addr);
+        break;
+    case ACTION_ENTER:
+    case ACTION_REGISTER:
+        if (v->kind == VERDICT_ALLOW && a->addr)
+            connect_rate_known(a->addr, policy_mono_ms(a));
+        break;
+    case ACTION_SAY_PRIVATE:
+        if (v->kind == VERDICT_ALLOW || v->kind == VERDICT_HOLD || v->kind == VERDICT_REVIEW)
+            contact_passed(a);
+        break;
+    default:
+        break;
+    }
+}
+
 struct verdict policy_check(const struct action *a)
 {
-    for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++) {
-        struct verdict v = chain[i](a);
-        if (v.kind != VERDICT_NONE)
-            return v;
+    static struct norm_text norm;
+    const char *text = text_of(a);
+    policy_text = NULL;
+    if (text) {
+        normalize_text(text, strlen(text), &norm);
+        policy_text = &norm;
     }
-    if ((unsigned)a->kind < ACTION_KINDS && defaults[a->kind] != VERDICT_NONE)
-        return (struct verdict){.kind = defaults[a->kind]};
-    return (struct verdict){.kind = VERDICT_DENY, .reason = "Action not permitted"};
+    struct verdict all = {.kind = VERDICT_NONE}, v = {.kind = VERDICT_NONE};
+    for (size_t i = 0; i < sizeof chain / sizeof chain[0] && v.kind == VERDICT_NONE; i++) {
+        v = chain[i](a);
+        gather(&all, &v);
+    }
+    policy_text = NULL;
+    if (v.kind == VERDICT_NONE) {
+        if ((unsigned)a->kind < ACTION_KINDS && defaults[a->kind] != VERDICT_NONE)
+            v = (struct verdict){.kind = defaults[a->kind]};
+        else
+            v = (struct verdict){.kind = VERDICT_DENY, .reason = "Action not permitted"};
+    }
+    v.effects = all.effects;
+    v.rule = all.rule;
+    v.warning = all.warning;
+    v.mute_ms = all.mute_ms;
+    v.risk = all.risk;
+    remember(a, &v);
+    return v;
+}
+
+/* ---- bounded tables (checks.h) ---- */
+
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+static bool has_hash_key;
+
+uint64_t policy_hash(const void *data, size_t len)
+{
+    if (!has_hash_key) {
+        if (sodium_init() < 0)
+            abort();
+        randombytes_buf(hash_key, sizeof hash_key);
+        has_hash_key = true;
+    }
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, data, len, hash_key);
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
+    return h;
+}
+
+uint64_t policy_hash_str(const char *s)
+{
+    return policy_hash(s, strlen(s));
+}
+
+static struct ptable_head *head_at(const struct ptable *t, uint32_t i)
+{
+    return (struct ptable_head *)(t->ents + (size_t)i * t->size);
+}
+
+static uint32_t index_of(const struct ptable *t, const void *e)
+{
+    return (uint32_t)(((const unsigned char *)e - t->ents) / t->size);
+}
+
+/* The slot that holds entry i (which must be indexed). */
+static uint32_t slot_of(const struct ptable *t, uint32_t i)
+{
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t s = (uint32_t)head_at(t, i)->key & mask;; s = (s + 1) & mask)
+        if (t->slots[s] == i + 1)
+            return s;
+}
+
+static void index_insert(struct ptable *t, uint32_t i)
+{
+    uint32_t mask = t->nslots - 1, s = (uint32_t)head_at(t, i)->key & mask;
+    while (t->slots[s])
+        s = (s + 1) & mask;
+    t->slots[s] = i + 1;
+}
+
+/* Linear probing without tombstones: after emptying a slot, pull back
+ * every later entry of the run that the hole would hide from its home. */
+static void index_delete(struct ptable *t, uint32_t hole)
+{
+    uint32_t mask = t->nslots - 1;
+    t->slots[hole] = 0;
+    for (uint32_t s = (hole + 1) & mask; t->slots[s]; s = (s + 1) & mask) {
+        uint32_t home = (uint32_t)head_at(t, t->slots[s] - 1)->key & mask;
+        bool stays = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
+        if (!stays) {
+            t->slots[hole] = t->slots[s];
+            t->slots[s] = 0;
+            hole = s;
+        }
+    }
+}
+
+static void grow(struct ptable *t, size_t cap)
+{
+    uint32_t alloc = t->alloc ? t->alloc * 2 : 16;
+    if (alloc > cap)
+        alloc = (uint32_t)cap;
+    t->ents = xrealloc(t->ents, (size_t)alloc * t->size);
+    t->alloc = alloc;
+    if (t->nslots >= 2 * alloc)
+        return;
+    free(t->slots);
+    while (t->nslots < 2 * alloc)
+        t->nslots = t->nslots ? t->nslots * 2 : 32;
+    t->slots = xcalloc(t->nslots, sizeof *t->slots);
+    for (uint32_t i = 0; i < t->count; i++)
+        index_insert(t, i);
+}
+
+static void unlink_lru(struct ptable *t, uint32_t i)
+{
+    struct ptable_head *h = head_at(t, i);
+    if (h->newer != PTABLE_NIL)
+        head_at(t, h->newer)->older = h->older;
+    else
+        t->newest = h->older;
+    if (h->older != PTABLE_NIL)
+        head_at(t, h->older)->newer = h->newer;
+    else
+        t->oldest = h->newer;
+}
+
+static void push_newest(struct ptable *t, uint32_t i)
+{
+    struct ptable_head *h = head_at(t, i);
+    h->newer = PTABLE_NIL;
+    h->older = t->newest;
+    if (t->newest != PTABLE_NIL)
+        head_at(t, t->newest)->newer = i;
+    else
+        t->oldest = i;
+    t->newest = i;
+}
+
+void *ptable_find(struct ptable *t, uint64_t key)
+{
+    if (!t->count)
+        return NULL;
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t s = (uint32_t)key & mask; t->slots[s]; s = (s + 1) & mask) {
+        struct ptable_head *h = head_at(t, t->slots[s] - 1);
+        if (h->key == key)
+            return h;
+    }
+    return NULL;
+}
+
+void *ptable_add(struct ptable *t, uint64_t key, size_t cap)
+{
+    assert(cap > 0 && cap < UINT32_MAX / 4);
+    assert(!ptable_find(t, key));
+    while (t->count >= cap)
+        ptable_remove(t, head_at(t, t->oldest));
+    if (t->count == t->alloc)
+        grow(t, cap);
+    uint32_t i = t->count++;
+    struct ptable_head *h = head_at(t, i);
+    memset(h, 0, t->size);
+    h->key = key;
+    index_insert(t, i);
+    push_newest(t, i);
+    return h;
+}
+
+void *ptable_use(struct ptable *t, uint64_t key, size_t cap)
+{
+    void *e = ptable_find(t, key);
+    if (!e)
+        return ptable_add(t, key, cap);
+    ptable_touch(t, e);
+    return e;
+}
+
+void ptable_touch(struct ptable *t, void *entry)
+{
+    uint32_t i = index_of(t, entry);
+    if (t->newest == i)
+        return;
+    unlink_lru(t, i);
+    push_newest(t, i);
+}
+
+/* The last entry fills the hole so that the array stays dense. */
+void ptable_remove(struct ptable *t, void *entry)
+{
+    uint32_t i = index_of(t, entry), last = t->count - 1;
+    index_delete(t, slot_of(t, i));
+    unlink_lru(t, i);
+    if (i != last) {
+        uint32_t s = slot_of(t, last);
+        struct ptable_head *h = head_at(t, last);
+        if (h->newer != PTABLE_NIL)
+            head_at(t, h->newer)->older = i;
+        else
+            t->newest = i;
+        if (h->older != PTABLE_NIL)
+            head_at(t, h->older)->newer = i;
+        else
+            t->oldest = i;
+        memcpy(head_at(t, i), h, t->size);
+        t->slots[s] = i + 1;
+    }
+    t->count--;
+}
+
+void *ptable_at(struct ptable *t, uint32_t i)
+{
+    return i < t->count ? head_at(t, i) : NULL;
 }

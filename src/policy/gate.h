@@ -21,6 +21,8 @@ enum action_kind {
     ACTION_CREATE_ROOM,     /* joining a room that does not exist yet */
     ACTION_SAY_ROOM,        /* PRIVMSG/NOTICE to a room */
     ACTION_SAY_PRIVATE,     /* PRIVMSG/NOTICE to a person */
+    ACTION_TOPIC,           /* setting a room's topic (text) */
+    ACTION_AWAY,            /* setting an away text */
     ACTION_KINDS
 };
 
@@ -28,8 +30,24 @@ enum verdict_kind {
     VERDICT_NONE = 0,       /* no opinion: ask the next check */
     VERDICT_ALLOW,
     VERDICT_DENY,           /* refused; reason says why */
-    VERDICT_HOLD,           /* kept for a moderator's review */
+    VERDICT_HOLD,           /* private message kept for the recipient's consent */
     VERDICT_THROTTLE,       /* not now: retry after retry_ms */
+    VERDICT_REVIEW,         /* kept for a moderator's review; reason says why */
+};
+
+/* What else the action asks of core, on top of the verdict. Checks may
+ * answer VERDICT_NONE with effects; the gate gathers the effects of every
+ * check it runs and returns them with the final verdict. */
+enum {
+    EFFECT_FLAG = 1 << 0,           /* queue for review, with evidence (rule) */
+    EFFECT_WARN_RECIPIENT = 1 << 1, /* show `warning` before the text; tell the sender */
+    EFFECT_MUTE = 1 << 2,           /* mute the sender for mute_ms */
+    EFFECT_RESTRICT_PM = 1 << 3,    /* restrict the sender's new private
+                                     * conversations until a moderator decides */
+    EFFECT_SAFETY_TIP = 1 << 4,     /* show the recipient the safety tip */
+    EFFECT_REVIEW_CONVERSATION = 1 << 5, /* queue the conversation (risk score) */
+    EFFECT_HIDE_ROOM = 1 << 6,      /* CREATE_ROOM: keep it out of the
+                                     * directory until a moderator approves */
 };
 
 /* A penalty clock (ngIRCd/IRC style): each command pushes it forward by its
@@ -53,7 +71,7 @@ struct pm_facts {
 
 struct action {
     enum action_kind kind;
-    const uint8_t *addr;            /* 16 bytes, IPv4-mapped; CONNECT */
+    const uint8_t *addr;            /* 16 bytes, IPv4-mapped; CONNECT, ENTER, REGISTER */
     struct flood_clock *clock;      /* COMMAND */
     unsigned cost;                  /* COMMAND: penalty units (1 = normal) */
     int64_t now_ms;                 /* monotonic */
@@ -65,21 +83,87 @@ struct action {
     int64_t muted_until_ms;         /* SAY_*: the actor's mute, 0: none */
     int age;                        /* ENTER: the age given */
     const char *device;             /* ENTER: the device id, or NULL */
-    int64_t wall_ms;                /* ENTER: wall clock */
+    int64_t wall_ms;                /* wall clock (every kind that sets it) */
+    /* Facts for the protection checks (docs/rules.md). */
+    const char *target_session;     /* SAY_PRIVATE: the recipient's session */
+    int64_t session_since_ms;       /* SAY_*: wall clock the session began */
+    unsigned room_category;         /* SAY_ROOM, TOPIC, CREATE_ROOM: ROOM_CAT_* */
+    int64_t room_slow_ms;           /* SAY_ROOM: the room's slow mode, 0: off */
+    int64_t last_said_ms;           /* SAY_ROOM: the sender's last message
+                                     * in that room (monotonic), 0: never */
+    unsigned mentions;              /* SAY_ROOM: member nicks named in text */
+    bool pm_restricted;             /* SAY_PRIVATE: the sender is restricted */
+    const char *pow;                /* ENTER: the proof of work, or NULL */
 };
+
+struct rule;
 
 struct verdict {
     enum verdict_kind kind;
-    const char *reason;             /* static text for DENY/HOLD */
+    const char *reason;             /* static text for DENY/HOLD/REVIEW */
     const char *code;               /* machine-readable, e.g. "PM_REFUSED" */
-    int64_t retry_ms;               /* THROTTLE */
+    int64_t retry_ms;               /* THROTTLE, and DENY when waiting helps */
+    unsigned effects;               /* EFFECT_* */
+    const struct rule *rule;        /* the rule that decided or flagged, or NULL */
+    int64_t mute_ms;                /* EFFECT_MUTE */
+    const char *warning;            /* EFFECT_WARN_RECIPIENT: shown to the recipient */
+    int risk;                       /* SAY_PRIVATE: the conversation's score after it */
+    const char *challenge;          /* ENTER refused for lockdown: a proof-of-work
+                                     * challenge to solve (lockdown.h) */
 };
 
+/* Every field after age_lock_ms takes its default (in brackets) when
+ * left 0, so that a caller setting only the older fields gets the
+ * protections as documented; a count limit is relaxed by raising it. */
 struct policy_config {
     unsigned flood_rate;            /* commands per second, sustained */
     unsigned flood_burst;           /* commands allowed ahead of the clock */
     unsigned per_address;           /* connections per address; 0: no limit */
     int64_t age_lock_ms;            /* a device refused for age waits this long */
+    /* New connections per minute from one address no entry was allowed
+     * from in the last day [20], and from one /24 or /64 prefix of such
+     * addresses [60] (connlimit.c). */
+    unsigned connect_per_minute;
+    unsigned connect_prefix_per_minute;
+    /* Messages per minute from one session, rooms and private [30]. */
+    unsigned messages_per_minute;
+    /* The same text (12 characters or more) from one session to this many
+     * rooms or people [3], or into one room or to one person from this
+     * many sessions [5], within the window [60 s], is refused as spam
+     * (spam.c). At most 8 each. */
+    unsigned duplicate_targets;
+    unsigned duplicate_sessions;
+    int64_t duplicate_window_ms;
+    /* A session is new for this long after it began [10 min]: it may then
+     * put at most new_links_max links in a message [1], name at most
+     * new_mentions_max members of a room [3] and open at most
+     * first_contacts_new new private conversations an hour [3]. */
+    int64_t new_session_ms;
+    unsigned new_links_max;
+    unsigned new_mentions_max;
+    unsigned first_contacts_new;
+    /* New private conversations a session may open an hour [10] (at most
+     * 32, contact.c). */
+    unsigned first_contacts_per_hour;
+    /* Conversation risk (risk.h): signal weights halve every
+     * risk_half_life_ms [7 days]; a conversation's score shows the
+     * recipient a safety tip at risk_tip [40], queues it for review at
+     * risk_review [70] and restricts the sender's new conversations at
+     * risk_restrict [100]; a session's score over all its conversations
+     * and rooms queues it for review at session_review [150]. At most
+     * risk_max_conversations conversations are tracked [100,000]. */
+    int64_t risk_half_life_ms;
+    unsigned risk_tip;
+    unsigned risk_review;
+    unsigned risk_restrict;
+    unsigned session_review;
+    unsigned risk_max_conversations;
+    /* Off-platform friction (content.c): a rule with action "warn" warns
+     * the recipient while the two have exchanged fewer messages [10]. */
+    unsigned friction_messages;
+    /* Leading zero bits of SHA-256 a lockdown challenge asks for [16]
+     * (lockdown.h): about 65,000 hashes, a second of a phone's time. */
+    unsigned pow_bits;
 };
 void policy_configure(const struct policy_config *cfg);
 
