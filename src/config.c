@@ -30,6 +30,26 @@ void config_defaults(struct config *cfg)
     cfg->ping_timeout_s = 60;
     cfg->max_rooms_per_user = 20;
     cfg->flood_rate = 4;
+    struct config_protection *p = &cfg->protection;
+    snprintf(p->rules_dir, sizeof p->rules_dir, "./rules");
+    p->friction_messages = 10;
+    p->risk_tip = 40;
+    p->risk_review = 70;
+    p->risk_restrict = 100;
+    p->session_review = 150;
+    p->risk_half_life_s = 604800;
+    p->first_contacts_per_hour = 10;
+    p->first_contacts_new = 3;
+    p->new_session_s = 600;
+    p->new_links_max = 1;
+    p->new_mentions_max = 3;
+    p->messages_per_minute = 30;
+    p->duplicate_targets = 3;
+    p->duplicate_sessions = 5;
+    p->duplicate_window_s = 60;
+    p->connect_per_minute = 20;
+    p->connect_prefix_per_minute = 60;
+    p->pow_bits = 16;
     cfg->flood_burst = 20;
     cfg->user_rooms = true;
     cfg->history_memory = 100;
@@ -127,9 +147,43 @@ static bool set_room(struct config *cfg, const char *name, const char *key, cons
     return false;
 }
 
+/* The numbers of [protection], with their ranges. */
+static bool protection_number(struct config_protection *p, const char *key, const char *value)
+{
+    const struct {
+        const char *key;
+        long *field;
+        long min, max;
+    } keys[] = {
+        {"friction_messages", &p->friction_messages, 1, 1000000},
+        {"risk_tip", &p->risk_tip, 1, 1000000},
+        {"risk_review", &p->risk_review, 1, 1000000},
+        {"risk_restrict", &p->risk_restrict, 1, 1000000},
+        {"session_review", &p->session_review, 1, 1000000},
+        {"risk_half_life", &p->risk_half_life_s, 1, 31536000},
+        {"first_contacts_per_hour", &p->first_contacts_per_hour, 1, 32},
+        {"first_contacts_new", &p->first_contacts_new, 1, 32},
+        {"new_session", &p->new_session_s, 1, 31536000},
+        {"new_links_max", &p->new_links_max, 1, 1000},
+        {"new_mentions_max", &p->new_mentions_max, 1, 1000},
+        {"messages_per_minute", &p->messages_per_minute, 1, 1000000},
+        {"duplicate_targets", &p->duplicate_targets, 1, 8},
+        {"duplicate_sessions", &p->duplicate_sessions, 1, 8},
+        {"duplicate_window", &p->duplicate_window_s, 1, 86400},
+        {"connect_per_minute", &p->connect_per_minute, 1, 1000000},
+        {"connect_prefix_per_minute", &p->connect_prefix_per_minute, 1, 1000000},
+        {"pow_bits", &p->pow_bits, 1, 32},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(key, keys[i].key))
+            return parse_long(value, keys[i].min, keys[i].max, keys[i].field);
+    return false;
+}
+
 static bool section_known(struct config *cfg, const char *section)
 {
-    static const char *const names[] = {"server", "listen", "entry", "limits", "flood", "rooms"};
+    static const char *const names[] = {"server", "listen", "entry", "limits", "flood", "rooms",
+                                        "protection"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(section, names[i]))
             return true;
@@ -169,6 +223,11 @@ static bool on_entry(struct parse *p, const char *section, const char *key, cons
     } else if (!strcmp(section, "rooms")) {
         if (!strcmp(key, "user_rooms")) ok = parse_bool(value, &cfg->user_rooms);
         else if (!strcmp(key, "history_memory")) ok = parse_long(value, 0, 100000, &cfg->history_memory);
+    } else if (!strcmp(section, "protection")) {
+        if (!strcmp(key, "rules_dir"))
+            ok = STR(protection.rules_dir);
+        else
+            ok = protection_number(&cfg->protection, key, value);
     } else if (!strncmp(section, "room ", 5)) {
         ok = set_room(cfg, section + 5, key, value);
     }

@@ -39,6 +39,19 @@ struct config {
     long flood_burst;
     bool user_rooms;
     long history_memory;
+    struct config_protection {      /* [protection] (docs/rules.md) */
+        char rules_dir[1024];
+        long friction_messages;
+        long risk_tip, risk_review, risk_restrict, session_review;
+        long risk_half_life_s;
+        long first_contacts_per_hour, first_contacts_new;
+        long new_session_s;
+        long new_links_max, new_mentions_max;
+        long messages_per_minute;
+        long duplicate_targets, duplicate_sessions, duplicate_window_s;
+        long connect_per_minute, connect_prefix_per_minute;
+        long pow_bits;
+    } protection;
     struct config_room rooms[CONFIG_ROOMS_MAX];
     size_t nrooms;
     bool rooms_are_default;

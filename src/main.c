@@ -28,6 +28,9 @@
 #include "lib/log.h"
 #include "net/net.h"
 #include "policy/gate.h"
+#include "policy/lockdown.h"
+#include "policy/normalize.h"
+#include "policy/rules.h"
 #include "store/store.h"
 #include "transport/http.h"
 #include "transport/line.h"
@@ -232,6 +235,10 @@ static void on_signal(struct loop *loop, uint32_t events, void *ud)
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             log_info("signal %u: shutting down", si.ssi_signo);
             loop_stop(loop);
+        } else if (si.ssi_signo == SIGHUP) {
+            /* Re-reads the rule packs in the background (docs/rules.md). */
+            log_info("SIGHUP: reloading the rule packs");
+            rules_reload();
         }
     }
 }
@@ -252,6 +259,14 @@ static void on_tick(struct loop *loop, void *ud)
     if (++s->ticks % 600 == 0)
         session_sweep(clock_wall_ms());
     loop_timer_arm(loop, &s->tick, 1000, on_tick, s);
+}
+
+/* A rule set compiled in the background takes over between two turns. */
+static void on_before_sleep(struct loop *loop, void *ud)
+{
+    (void)loop;
+    (void)ud;
+    rules_poll();
 }
 
 static bool listen_all(const char *list, enum conn_kind kind, const struct conn_ops *ops,
@@ -309,6 +324,7 @@ int main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     if (!make_data_dir(cfg.data_dir) || ticket_init(cfg.data_dir) != SL_OK)
         return 1;
@@ -326,10 +342,35 @@ int main(int argc, char **argv)
     if (!s.loop)
         return 1;
 
+    const struct config_protection *pc = &cfg.protection;
     policy_configure(&(struct policy_config){
         .flood_rate = (unsigned)cfg.flood_rate, .flood_burst = (unsigned)cfg.flood_burst,
-        .per_address = (unsigned)cfg.per_address, .age_lock_ms = cfg.age_lock_s * 1000});
+        .per_address = (unsigned)cfg.per_address, .age_lock_ms = cfg.age_lock_s * 1000,
+        .connect_per_minute = (unsigned)pc->connect_per_minute,
+        .connect_prefix_per_minute = (unsigned)pc->connect_prefix_per_minute,
+        .messages_per_minute = (unsigned)pc->messages_per_minute,
+        .duplicate_targets = (unsigned)pc->duplicate_targets,
+        .duplicate_sessions = (unsigned)pc->duplicate_sessions,
+        .duplicate_window_ms = pc->duplicate_window_s * 1000,
+        .new_session_ms = pc->new_session_s * 1000,
+        .new_links_max = (unsigned)pc->new_links_max,
+        .new_mentions_max = (unsigned)pc->new_mentions_max,
+        .first_contacts_new = (unsigned)pc->first_contacts_new,
+        .first_contacts_per_hour = (unsigned)pc->first_contacts_per_hour,
+        .risk_half_life_ms = pc->risk_half_life_s * 1000, .risk_tip = (unsigned)pc->risk_tip,
+        .risk_review = (unsigned)pc->risk_review, .risk_restrict = (unsigned)pc->risk_restrict,
+        .session_review = (unsigned)pc->session_review,
+        .friction_messages = (unsigned)pc->friction_messages,
+        .pow_bits = (unsigned)pc->pow_bits});
     policy_init_store(s.store, clock_wall_ms());
+    lockdown_init(s.store);
+    /* The rules: salon does not run without them (docs/rules.md). */
+    if (normalize_init() != 0 || rules_init(pc->rules_dir, s.store) != 0) {
+        log_error("the rule packs in %s did not load; see above (set [protection] rules_dir)",
+                  pc->rules_dir);
+        store_close(s.store);
+        return 1;
+    }
     room_configure(&(struct room_config){
         .user_rooms = cfg.user_rooms, .max_rooms_per_user = (unsigned)cfg.max_rooms_per_user,
         .history_memory = (unsigned)cfg.history_memory});
@@ -372,6 +413,7 @@ int main(int argc, char **argv)
     loop_add(s.loop, &s.signals, sfd, EPOLLIN, on_signal, &s);
     loop_add(s.loop, &s.store_watch, store_notify_fd(s.store), EPOLLIN, on_store, s.store);
     loop_timer_arm(s.loop, &s.tick, 1000, on_tick, &s);
+    loop_add_before_sleep(s.loop, on_before_sleep, NULL);
 
     log_info("salon ready (%zu rooms, open registration %s)", room_count(),
              cfg.open_registration ? "on" : "off");
@@ -382,6 +424,8 @@ int main(int argc, char **argv)
     store_close(s.store);
     close(sfd);
     loop_free(s.loop);
+    /* No rules_fini(): it would wait for a compile still running in the
+     * background, and the process is ending anyway. */
     log_info("salon stopped");
     return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void api_send_json(struct conn *c, int status, json_t *doc, const char *headers)
 {
@@ -39,4 +40,20 @@ bool api_cookie(const struct http_request *req, const char *name, char *out, siz
         h = end;
     }
     return false;
+}
+
+json_t *api_body_json(struct conn *c, const struct http_request *req)
+{
+    const char *ctype = http_request_header(req, "Content-Type");
+    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0) {
+        api_error(c, 415, "unsupported_media_type", NULL, "Send JSON (application/json).", NULL);
+        return NULL;
+    }
+    json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        api_error(c, 400, "invalid_json", NULL, "The request is not a JSON object.", NULL);
+        return NULL;
+    }
+    return doc;
 }

@@ -17,6 +17,8 @@ void api_send_json(struct conn *c, int status, json_t *doc, const char *headers)
 /* Sends {"error": {"code", "field", "message"}}; field may be NULL. */
 void api_error(struct conn *c, int status, const char *code, const char *field,
                const char *message, const char *headers);
+/* The request body as a JSON object, or NULL after answering 415/400. */
+json_t *api_body_json(struct conn *c, const struct http_request *req);
 /* The value of cookie name from the Cookie header into out; false when
  * absent or longer than cap - 1. */
 bool api_cookie(const struct http_request *req, const char *name, char *out, size_t cap);

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "api/json.h"
+#include "api/rules.h"
 #include "core/audit.h"
 #include "store/store.h"
 #include "core/moderation.h"
@@ -60,22 +61,6 @@ static const struct staff_session *require_staff(struct conn *c, const struct ht
     return s;
 }
 
-static json_t *body_json(struct conn *c, const struct http_request *req)
-{
-    const char *ctype = http_request_header(req, "Content-Type");
-    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0) {
-        api_error(c, 415, "unsupported_media_type", NULL, "Send JSON (application/json).", NULL);
-        return NULL;
-    }
-    json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        api_error(c, 400, "invalid_json", NULL, "The request is not a JSON object.", NULL);
-        return NULL;
-    }
-    return doc;
-}
-
 static bool login_allowed(const uint8_t addr[16])
 {
     int64_t now = clock_wall_ms();
@@ -121,7 +106,7 @@ static enum sl_err login_route(struct conn *c, const struct http_request *req)
         api_error(c, 429, "too_many_attempts", NULL, "Too many attempts; wait a minute.", NULL);
         return SL_OK;
     }
-    json_t *doc = body_json(c, req);
+    json_t *doc = api_body_json(c, req);
     if (!doc)
         return SL_OK;
     const char *name = json_string_value(json_object_get(doc, "name"));
@@ -146,13 +131,33 @@ static enum sl_err login_route(struct conn *c, const struct http_request *req)
     return SL_OK;
 }
 
+/* A report for the queue. Reports made by the rules engine also carry
+ * what it kept (core/report.h): the rule, a held message (with its state),
+ * a room awaiting approval, the conversation's risk score. */
 static json_t *report_summary(const struct report *r)
 {
     char when[CLOCK_ISO_LEN + 1];
-    return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)r->id, "time",
-                     clock_iso8601(r->time_ms, when), "category", r->category, "severity",
-                     r->severity, "where", r->where, "msgid", r->msgid, "comment", r->comment,
-                     "reporter_nick", r->reporter_nick);
+    json_t *doc = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)r->id,
+                            "time", clock_iso8601(r->time_ms, when), "category", r->category,
+                            "severity", r->severity, "where", r->where, "msgid", r->msgid,
+                            "comment", r->comment, "reporter_nick", r->reporter_nick);
+    json_t *automatic = r->automatic[0] ? json_loads(r->automatic, 0, NULL) : NULL;
+    if (json_is_object(automatic)) {
+        const char *keys[] = {"rule", "pending_room", "risk", "restricted"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            json_t *v = json_object_get(automatic, keys[i]);
+            if (v)
+                json_object_set(doc, keys[i], v);
+        }
+        json_t *held = json_object_get(automatic, "held");
+        if (held)
+            json_object_set_new(doc, "held", json_pack(
+                "{s:s, s:O, s:O, s:O}", "state", "held", "kind", json_object_get(held, "kind"),
+                "target", json_object_get(held, "target"), "text",
+                json_object_get(held, "text")));
+    }
+    json_decref(automatic);
+    return doc;
 }
 
 static int by_severity_then_age(const void *a, const void *b)
@@ -284,7 +289,7 @@ static const char *str(json_t *doc, const char *key)
 static enum sl_err action_route(struct conn *c, const struct http_request *req,
                                 const struct staff_session *s)
 {
-    json_t *doc = body_json(c, req);
+    json_t *doc = api_body_json(c, req);
     if (!doc)
         return SL_OK;
     char actor[64];
@@ -508,6 +513,12 @@ static enum sl_err mod_route(struct conn *c, const struct http_request *req)
     if ((!strcmp(rest, "rooms") || !strncmp(rest, "rooms/", 6) || !strcmp(rest, "search")) &&
         is_get)
         return rooms_route(c, req, s, rest);
+    if (!strncmp(rest, "rules", 5) || !strcmp(rest, "lockdown")) {
+        char actor[64];
+        snprintf(actor, sizeof actor, "staff:%s", s->name);
+        if (api_rules_route(c, req, actor, rest) == SL_OK)
+            return SL_OK;
+    }
     if (!strcmp(rest, "audit") && is_get) {
         json_t *list = json_array();
         audit_recent(audit_row, list);
@@ -530,7 +541,7 @@ static enum sl_err user_report_route(struct conn *c, const struct http_request *
     struct ticket t;
     bool has_session = api_cookie(req, "salon_ticket", text, sizeof text) &&
                        ticket_verify(text, clock_wall_ms(), &t) == SL_OK;
-    json_t *doc = body_json(c, req);
+    json_t *doc = api_body_json(c, req);
     if (!doc)
         return SL_OK;
     if (is_appeal) {
@@ -596,6 +607,7 @@ void api_mod_init(void)
     http_route_add("POST", "/api/v1/staff/", login_route);
     http_route_add("GET", "/api/v1/mod/", mod_route);
     http_route_add("POST", "/api/v1/mod/", mod_route);
+    http_route_add("DELETE", "/api/v1/mod/", mod_route);
     http_route_add("POST", "/api/v1/reports", user_report_route);
     http_route_add("POST", "/api/v1/appeals", user_report_route);
 }

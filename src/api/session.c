@@ -17,6 +17,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "policy/gate.h"
+#include "policy/lockdown.h"
 #include "transport/http.h"
 
 #define COOKIE_DEVICE "salon_device"
@@ -162,15 +163,41 @@ static enum sl_err session_post_route(struct conn *c, const struct http_request 
     json_t *jnick = json_object_get(body, "nick"), *jage = json_object_get(body, "age");
     json_t *jgender = json_object_get(body, "gender"), *jregion = json_object_get(body, "region");
     json_t *jshow = json_object_get(body, "show_region"), *jrules = json_object_get(body, "accept_rules");
+    json_t *jpow = json_object_get(body, "pow");
     int gender = -1;
-    /* The age rule first: a device locked for age learns nothing else. */
+    /* The age rule first: a device locked for age learns nothing else. The
+     * nickname goes to the rules only when it is a valid one. */
     struct verdict v = policy_check(&(struct action){
         .kind = ACTION_ENTER, .device = device, .addr = c->addr, .wall_ms = clock_wall_ms(),
+        .now_ms = clock_mono_ms(),
+        .nick = json_is_string(jnick) && user_nick_valid(json_string_value(jnick))
+                    ? json_string_value(jnick) : NULL,
+        .pow = json_is_string(jpow) ? json_string_value(jpow) : NULL,
         .age = json_is_integer(jage) && json_integer_value(jage) >= 0 &&
                        json_integer_value(jage) <= 1000 ? (int)json_integer_value(jage) : 18});
     if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "banned")) {
         json_decref(body);
         api_error(c, 403, "banned", NULL, v.reason, headers);
+        return SL_OK;
+    }
+    if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "pow_required")) {
+        /* Lockdown: the page proves some work first (docs/api.md). */
+        json_decref(body);
+        json_t *e = json_pack("{s:s, s:n, s:s, s:s, s:i}", "code", "pow_required", "field",
+                              "message", v.reason ? v.reason : "Please wait a moment.",
+                              "challenge", v.challenge ? v.challenge : "", "bits",
+                              (int)lockdown_bits());
+        api_send_json(c, 403, json_pack("{s:o}", "error", e), headers);
+        return SL_OK;
+    }
+    if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "closed")) {
+        json_decref(body);
+        api_error(c, 503, "closed", NULL, v.reason, headers);
+        return SL_OK;
+    }
+    if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "nick_refused")) {
+        json_decref(body);
+        api_error(c, 400, "nick_refused", "nick", v.reason, headers);
         return SL_OK;
     }
     if (v.kind == VERDICT_DENY && v.code && !strcmp(v.code, "age_locked")) {
@@ -282,7 +309,7 @@ static enum sl_err rooms_route(struct conn *c, const struct http_request *req)
     json_t *list = json_array();
     size_t pos = 0;
     for (struct room *r; (r = room_next(&pos)) != NULL;) {
-        if (r->modes & ROOM_MODE_INVITE)
+        if (!room_is_listed(r, NULL))
             continue;
         json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "name", r->name, "topic",
                                               r->topic ? r->topic : "", "category",

@@ -5,6 +5,7 @@
 
 #include "core/fanout.h"
 #include "core/history.h"
+#include "core/protect.h"
 #include "core/room.h"
 #include "core/session.h"
 #include "core/user.h"
@@ -31,20 +32,76 @@ static void deliver(struct fanout *f, struct user *to, bool tagmsg)
     fanout_to(f, to);
 }
 
+/* How many distinct members of r the text names, word by word (for the
+ * mention limit of new sessions): a lookup per word, not per member. */
+static unsigned count_mentions(const struct room *r, const char *text)
+{
+    char word[NICK_MAX + 1], seen[8][NICK_MAX + 1];
+    unsigned n = 0, words = 0;
+    for (const char *p = text; *p && words < 64;) {
+        size_t len = strcspn(p, " ,:;!?.\t");
+        if (len > 0 && len <= NICK_MAX) {
+            words++;
+            memcpy(word, p, len);
+            word[len] = '\0';
+            struct user *m = user_find(word);
+            bool dup = false;
+            for (unsigned i = 0; i < n && i < 8; i++)
+                dup = dup || strcmp(seen[i], m ? m->nick : "") == 0;
+            if (m && !dup && room_member_modes(r, m) >= 0) {
+                if (n < 8)
+                    snprintf(seen[n], sizeof seen[n], "%s", m->nick);
+                n++;
+            }
+        }
+        p += len;
+        p += *p != '\0';
+    }
+    return n;
+}
+
+static void refused(const struct verdict *v, struct message_result *res)
+{
+    res->code = v->code ? v->code : "MESSAGE_REJECTED";
+    res->reason = v->reason ? v->reason : "Message refused";
+    res->retry_ms = v->retry_ms;
+}
+
 enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
                             const char *text, const char *client_tags,
-                            const char **reason)
+                            struct message_result *res)
 {
+    *res = (struct message_result){.fate = MESSAGE_SENT};
     if (room_can_send(r, u) != ROOM_OK)
         return SL_EPERM;
+    bool tagmsg = is_tagmsg(command);
+    struct membership *ms = room_membership(r, u);
+    int64_t mono = clock_mono_ms();
     struct verdict v = policy_check(&(struct action){
-        .kind = ACTION_SAY_ROOM, .nick = u->nick, .target = r->name, .text = text,
-        .session = u->session, .muted_until_ms = u->sess ? u->sess->muted_until_ms : 0});
+        .kind = ACTION_SAY_ROOM, .nick = u->nick, .target = r->name,
+        .text = tagmsg ? NULL : text, .session = u->session,
+        .muted_until_ms = u->sess ? u->sess->muted_until_ms : 0, .now_ms = mono,
+        .wall_ms = clock_wall_ms(), .session_since_ms = u->profile.session_created_ms,
+        .room_category = r->category,
+        .room_slow_ms = (ms && ms->modes & (ROOM_MEMBER_OP | ROOM_MEMBER_VOICE))
+                            ? 0 : (int64_t)r->slow_s * 1000,
+        .last_said_ms = ms ? ms->last_said_ms : 0,
+        .mentions = tagmsg ? 0 : count_mentions(r, text)});
+    struct protect_msg pm = {.from = u, .room = r, .command = command, .text = text};
+    if (v.kind == VERDICT_REVIEW && !tagmsg) {
+        char msgid[HISTORY_MSGID_MAX];
+        protect_hold(&v, &pm, msgid);
+        res->fate = MESSAGE_HELD_REVIEW;
+        return SL_OK;
+    }
     if (v.kind != VERDICT_ALLOW) {
-        *reason = v.reason ? v.reason : "Message refused";
+        refused(&v, res);
+        if (v.effects & EFFECT_MUTE)
+            protect_after(&(struct verdict){.effects = EFFECT_MUTE, .mute_ms = v.mute_ms}, &pm);
         return SL_EDENIED;
     }
-    bool tagmsg = is_tagmsg(command);
+    if (ms && !tagmsg)
+        ms->last_said_ms = mono;
     char msgid[HISTORY_MSGID_MAX], mask[USER_MASK_MAX];
     history_new_msgid(msgid);
     user_mask(u, mask);
@@ -68,6 +125,10 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
     }
     fanout_done(&f);
     u->idle_since_ms = now;
+    if (v.effects) {
+        pm.msgid = msgid;
+        protect_after(&v, &pm);
+    }
     return SL_OK;
 }
 
@@ -76,12 +137,12 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
  * when it was held). A held message keeps its msgid and time. */
 static void deliver_private(struct user *u, struct user *to, const char *command,
                             const char *text, const char *client_tags, int64_t time_ms,
-                            const char *held_msgid)
+                            const char *held_msgid, char *msgid)
 {
     bool tagmsg = is_tagmsg(command);
-    char msgid[HISTORY_MSGID_MAX], mask[USER_MASK_MAX];
+    char mask[USER_MASK_MAX];
     if (held_msgid)
-        snprintf(msgid, sizeof msgid, "%s", held_msgid);
+        snprintf(msgid, HISTORY_MSGID_MAX, "%s", held_msgid);
     else
         history_new_msgid(msgid);
     user_mask(u, mask);
@@ -106,10 +167,9 @@ static void deliver_private(struct user *u, struct user *to, const char *command
 
 enum sl_err message_to_user(struct user *u, struct user *to, const char *command,
                             const char *text, const char *client_tags,
-                            enum message_fate *fate, const char **code,
-                            const char **reason)
+                            struct message_result *res)
 {
-    *fate = MESSAGE_SENT;
+    *res = (struct message_result){.fate = MESSAGE_SENT};
     struct session *from = u->sess, *rcpt = to->sess;
     struct pm_facts pm = {.is_accepted = true};
     struct pm_request *rq = NULL;
@@ -121,18 +181,29 @@ enum sl_err message_to_user(struct user *u, struct user *to, const char *command
         pm.is_waiting = rq != NULL;
         pm.held = rq ? rq->nheld : 0;
     }
-    struct verdict v = policy_check(&(struct action){
-        .kind = ACTION_SAY_PRIVATE, .nick = u->nick, .target = to->nick, .text = text,
-        .pm = &pm, .session = u->session,
-        .muted_until_ms = from ? from->muted_until_ms : 0});
+    bool tagmsg = is_tagmsg(command);
     int64_t now = clock_wall_ms();
+    struct verdict v = policy_check(&(struct action){
+        .kind = ACTION_SAY_PRIVATE, .nick = u->nick, .target = to->nick,
+        .text = tagmsg ? NULL : text, .pm = &pm, .session = u->session,
+        .target_session = to->session, .muted_until_ms = from ? from->muted_until_ms : 0,
+        .now_ms = clock_mono_ms(), .wall_ms = now,
+        .session_since_ms = u->profile.session_created_ms,
+        .pm_restricted = from && from->is_pm_restricted});
     u->idle_since_ms = now;
-    if (v.kind == VERDICT_DENY || (v.kind == VERDICT_HOLD && is_tagmsg(command))) {
-        /* A typing notification never opens a request: dropped quietly. */
-        if (v.kind == VERDICT_HOLD)
-            return SL_OK;
-        *code = v.code ? v.code : "MESSAGE_REJECTED";
-        *reason = v.reason ? v.reason : "Message refused";
+    struct protect_msg prm = {.from = u, .to = to, .command = command, .text = text};
+    if (tagmsg && (v.kind == VERDICT_HOLD || v.kind == VERDICT_REVIEW))
+        return SL_OK;   /* a typing notification never opens a request */
+    if (v.kind == VERDICT_REVIEW) {
+        char msgid[HISTORY_MSGID_MAX];
+        protect_hold(&v, &prm, msgid);
+        res->fate = MESSAGE_HELD_REVIEW;
+        return SL_OK;
+    }
+    if (v.kind == VERDICT_DENY) {
+        refused(&v, res);
+        if (v.effects & EFFECT_MUTE)
+            protect_after(&(struct verdict){.effects = EFFECT_MUTE, .mute_ms = v.mute_ms}, &prm);
         return SL_EDENIED;
     }
     /* Writing first to someone is accepting their replies. */
@@ -141,7 +212,7 @@ enum sl_err message_to_user(struct user *u, struct user *to, const char *command
     if (message_is_ignored(to, u))
         return SL_OK;       /* silently, as far as the sender can tell */
     if (v.kind == VERDICT_HOLD) {
-        *fate = rq ? MESSAGE_HELD : MESSAGE_HELD_NEW;
+        res->fate = rq ? MESSAGE_HELD : MESSAGE_HELD_NEW;
         if (!rq)
             rq = session_request_add(rcpt, from->id);
         char msgid[HISTORY_MSGID_MAX];
@@ -157,14 +228,25 @@ enum sl_err message_to_user(struct user *u, struct user *to, const char *command
                                .nparams = 2};
             fanout_one(u, &ev);
         }
+        /* Flags and risk still count for a request; warnings wait for the
+         * delivery they belong to. */
+        v.effects &= ~(unsigned)(EFFECT_WARN_RECIPIENT | EFFECT_SAFETY_TIP);
+        prm.msgid = msgid;
+        protect_after(&v, &prm);
         return SL_OK;
     }
     if (v.kind != VERDICT_ALLOW) {
-        *code = "MESSAGE_REJECTED";
-        *reason = "Message refused";
+        res->code = "MESSAGE_REJECTED";
+        res->reason = "Message refused";
         return SL_EDENIED;
     }
-    deliver_private(u, to, command, text, client_tags, now, NULL);
+    protect_before_delivery(&v, &prm);
+    char msgid[HISTORY_MSGID_MAX];
+    deliver_private(u, to, command, text, client_tags, now, NULL, msgid);
+    if (v.effects) {
+        prm.msgid = msgid;
+        protect_after(&v, &prm);
+    }
     return SL_OK;
 }
 
@@ -178,7 +260,9 @@ enum sl_err message_accept(struct user *u, struct user *from)
         return SL_ENOTFOUND;
     for (unsigned i = 0; i < rq->nheld; i++) {
         struct held_msg *h = &rq->held[i];
-        deliver_private(from, u, h->command, h->text, h->client_tags, h->time_ms, h->msgid);
+        char msgid[HISTORY_MSGID_MAX];
+        deliver_private(from, u, h->command, h->text, h->client_tags, h->time_ms, h->msgid,
+                        msgid);
     }
     session_request_drop(u->sess, rq);
     return SL_OK;

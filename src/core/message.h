@@ -2,6 +2,7 @@
 #define SALON_CORE_MESSAGE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/err.h"
 
@@ -21,18 +22,25 @@ enum message_fate {
     MESSAGE_SENT = 0,           /* delivered (or silently dropped: ignored) */
     MESSAGE_HELD_NEW,           /* held; a new request was opened */
     MESSAGE_HELD,               /* held in a request already waiting */
+    MESSAGE_HELD_REVIEW,        /* kept for a moderator (docs/rules.md) */
+};
+
+/* What became of a message: its fate, or why it was refused. */
+struct message_result {
+    enum message_fate fate;
+    const char *code;           /* SL_EDENIED: e.g. "PM_REFUSED", "SLOW_MODE" */
+    const char *reason;         /* SL_EDENIED: for people */
+    int64_t retry_ms;           /* SL_EDENIED: when trying again may work, 0: unknown */
 };
 
 enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
                             const char *text, const char *client_tags,
-                            const char **reason);
-/* Private message. Besides SL_OK/SL_EDENIED (with *code, e.g.
- * "PM_REFUSED", and *reason), *fate says whether it was delivered or held
- * as a request for consent. */
+                            struct message_result *res);
+/* Private message. Besides SL_OK/SL_EDENIED (res->code and reason),
+ * res->fate says whether it was delivered or held for consent or review. */
 enum sl_err message_to_user(struct user *u, struct user *to, const char *command,
                             const char *text, const char *client_tags,
-                            enum message_fate *fate, const char **code,
-                            const char **reason);
+                            struct message_result *res);
 
 /* u accepts the waiting request of `from`: its held messages are delivered
  * to u, and both may write to each other from now on. SL_ENOTFOUND when

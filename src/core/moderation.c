@@ -7,6 +7,7 @@
 #include "core/audit.h"
 #include "core/fanout.h"
 #include "core/history.h"
+#include "core/protect.h"
 #include "core/report.h"
 #include "core/room.h"
 #include "core/session.h"
@@ -185,6 +186,20 @@ enum sl_err moderation_act(const struct mod_request *rq, struct mod_result *res,
             *error = "answer_appeal needs the report_id of an appeal";
             return SL_EINVAL;
         }
+    } else if (!strcmp(a, "release") || !strcmp(a, "discard")) {
+        if (!rep || !strstr(rep->automatic, "\"held\"")) {
+            *error = "release and discard need the report_id of a held message";
+            return SL_EINVAL;
+        }
+        if (!strcmp(a, "release") && protect_release(rep, error) != SL_OK)
+            return SL_ENOTFOUND;
+    } else if (!strcmp(a, "approve_room")) {
+        if (protect_approve_room(rq->room, error) != SL_OK)
+            return SL_ENOTFOUND;
+        target = rq->room;
+    } else if (!strcmp(a, "lift_restriction")) {
+        if (protect_lift_restriction(eff.session, error) != SL_OK)
+            return SL_ENOTFOUND;
     } else {
         *error = "Unknown action";
         return SL_EINVAL;

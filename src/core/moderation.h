@@ -11,14 +11,16 @@
 struct mod_request {
     const char *actor;          /* "staff:alice" */
     const char *action;         /* dismiss|warn|delete_message|mute|kick|ban|close_room|
-                                   unban|answer_appeal */
+                                   unban|answer_appeal, and for what the rules engine
+                                   held: release|discard (report_id), approve_room
+                                   (room), lift_restriction (session) */
     const char *reason;         /* required */
     const char *rule;           /* the house rule, may be "" */
     int64_t report_id;          /* 0: none */
     const char *session;        /* the person, by session id ... */
     const char *nick;           /* ... or by nick (connected) */
     const char *msgid;          /* delete_message */
-    const char *room;           /* close_room */
+    const char *room;           /* close_room, approve_room */
     int64_t duration_s;         /* mute, ban (0: for good) */
     const char *ban_by;         /* session|device|address|prefix|nick */
     const char *pattern;        /* ban by nick */

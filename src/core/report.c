@@ -58,6 +58,7 @@ static struct report *report_from(const struct store_report *sr)
     r->comment = dup_or_empty(sr->comment);
     r->evidence = dup_or_empty(sr->evidence);
     r->status = xstrdup(sr->status ? sr->status : "open");
+    r->automatic = dup_or_empty(sr->automatic);
     return r;
 }
 
@@ -101,6 +102,7 @@ static void report_free(struct report *r)
     free(r->comment);
     free(r->evidence);
     free(r->status);
+    free(r->automatic);
     free(r);
 }
 
@@ -158,12 +160,12 @@ struct pending {
     report_done_fn *done;
     void *ud;
     struct store_report sr;
-    char *strings[9];
+    char *strings[10];
 };
 
 static void pending_free(struct pending *p)
 {
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         free(p->strings[i]);
     free(p);
 }
@@ -284,4 +286,48 @@ enum sl_err report_create(struct user *by, struct user *reported, const char *ms
         .where = p->strings[5], .msgid = p->strings[6], .comment = p->strings[7],
         .evidence = p->strings[0], .status = "open"};
     return submit(p, id_now);
+}
+
+static void auto_stored(enum sl_err err, int64_t id, void *ud)
+{
+    (void)err;
+    (void)id;
+    (void)ud;
+}
+
+enum sl_err report_create_auto(const struct auto_report *ar)
+{
+    int severity = ar->severity > 0 ? ar->severity : report_severity(ar->category);
+    if (severity < 0)
+        return SL_EINVAL;
+    json_t *ev = evidence_of(ar->context, ar->msgid);
+    if (ar->held_text) {
+        char when[CLOCK_ISO_LEN + 1];
+        json_array_append_new(ev, json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "msgid",
+            ar->held_msgid ? ar->held_msgid : "", "time", clock_iso8601(clock_wall_ms(), when),
+            "session", ar->reported, "nick", ar->reported_nick, "target",
+            ar->held_target ? ar->held_target : "", "text", ar->held_text, "reported", true,
+            "held", true, "participant", participant(ar->reported)));
+    }
+    struct pending *p = xcalloc(1, sizeof *p);
+    p->done = auto_stored;
+    p->strings[0] = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    p->strings[1] = xstrdup(ar->category);
+    p->strings[2] = xstrdup("salon");
+    p->strings[3] = xstrdup(ar->reported ? ar->reported : "");
+    p->strings[4] = xstrdup(ar->reported_nick ? ar->reported_nick : "");
+    p->strings[5] = xstrdup(ar->where ? ar->where : "");
+    p->strings[6] = xstrdup(ar->msgid ? ar->msgid : "");
+    p->strings[7] = xstrdup(ar->comment ? ar->comment : "");
+    p->strings[8] = xstrdup("(automatic)");
+    p->strings[9] = xstrdup(ar->automatic ? ar->automatic : "{}");
+    p->sr = (struct store_report){
+        .time_ms = clock_wall_ms(), .category = p->strings[1], .severity = severity,
+        .reporter = p->strings[2], .reporter_nick = p->strings[8], .reported = p->strings[3],
+        .reported_nick = p->strings[4], .where = p->strings[5], .msgid = p->strings[6],
+        .comment = p->strings[7], .evidence = p->strings[0], .status = "open",
+        .automatic = p->strings[9]};
+    return submit(p, NULL);
 }

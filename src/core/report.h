@@ -22,6 +22,8 @@ struct report {
     char *where, *msgid, *comment;
     char *evidence;                 /* JSON array of messages */
     char *status;                   /* "open", "dismissed", "actioned" */
+    char *automatic;                /* "" for people's reports; JSON for
+                                     * the rules engine's (see below) */
     struct report *next;
 };
 
@@ -47,6 +49,34 @@ enum sl_err report_create(struct user *by, struct user *reported, const char *ms
  * "appeal") for staff to decide. */
 enum sl_err report_create_appeal(const char *who, int64_t action_id, const char *text,
                                  report_done_fn *done, void *ud, int64_t *id_now);
+
+/* A report made by the server itself (docs/rules.md): a rule flagged or
+ * held a message, held a room's name, or a conversation's risk score
+ * crossed the review threshold. Its reporter is "salon" shown as
+ * "(automatic)". automatic is a JSON object kept with the report:
+ *   "rule": {"id", "name"}            the rule that acted, if one did
+ *   "held": {"kind": "room"|"private", "target", "target_session",
+ *            "source", "command", "text", "msgid", "time_ms"}
+ *                                      a message kept for review
+ *   "pending_room": "<room>"           a room waiting for approval
+ *   "risk": N                          the conversation's score
+ * The evidence is the recent lines of `context` (may be NULL), with the
+ * held message, if any, added as the last line. Written asynchronously. */
+struct auto_report {
+    const char *category;
+    int severity;                   /* 0: the category's */
+    const char *reported;           /* session id */
+    const char *reported_nick;
+    const char *where;              /* "#room" or "private" */
+    struct history *context;
+    const char *msgid;              /* a delivered message flagged, or NULL */
+    const char *comment;
+    const char *automatic;          /* JSON object text */
+    const char *held_text;          /* the held message's text, for the evidence */
+    const char *held_msgid;
+    const char *held_target;
+};
+enum sl_err report_create_auto(const struct auto_report *ar);
 
 /* Open reports, newest first in the list (the API sorts). */
 struct report *report_list(void);

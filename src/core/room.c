@@ -104,6 +104,18 @@ static struct membership *membership_of(const struct user *u, const struct room 
     return NULL;
 }
 
+struct membership *room_membership(const struct room *r, const struct user *u)
+{
+    return membership_of(u, r);
+}
+
+bool room_is_listed(const struct room *r, const struct user *u)
+{
+    if (r->is_pending || r->is_closed)
+        return false;
+    return !(r->modes & ROOM_MODE_INVITE) || (u && membership_of(u, r));
+}
+
 int room_member_modes(const struct room *r, const struct user *u)
 {
     const struct membership *m = membership_of(u, r);
@@ -149,7 +161,7 @@ static void add_member(struct room *r, struct user *u, uint8_t modes)
         u->rooms_cap = u->rooms_cap ? (uint16_t)(u->rooms_cap * 2) : 2;
         u->rooms = xrealloc(u->rooms, u->rooms_cap * sizeof *u->rooms);
     }
-    u->rooms[u->nrooms++] = (struct membership){r, r->nmembers, modes};
+    u->rooms[u->nrooms++] = (struct membership){.room = r, .index = r->nmembers, .modes = modes};
     r->members[r->nmembers++] = u;
 }
 
@@ -209,6 +221,8 @@ enum room_deny room_join(struct user *u, const char *name, const char *key,
         modes = ROOM_MEMBER_OP;
     } else if (r->is_closed) {
         return ROOM_NO_SUCH;
+    } else if (r->is_pending) {
+        return ROOM_PENDING_REVIEW;
     } else {
         bool invited = take_invite(r, u);
         if (room_is_banned(r, u) && !invited)
@@ -347,6 +361,14 @@ bool room_set_limit(struct room *r, uint32_t limit)
     if (r->limit == limit)
         return false;
     r->limit = limit;
+    return true;
+}
+
+bool room_set_slow(struct room *r, uint32_t seconds)
+{
+    if (r->slow_s == seconds)
+        return false;
+    r->slow_s = seconds;
     return true;
 }
 

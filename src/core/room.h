@@ -48,6 +48,7 @@ enum room_deny {
     ROOM_TARGET_NOT_MEMBER, /* 441 */
     ROOM_ALREADY_MEMBER,    /* 443 */
     ROOM_CREATION_OFF,      /* 403: user rooms are disabled */
+    ROOM_PENDING_REVIEW,    /* 403: its name awaits a moderator */
 };
 
 struct room {
@@ -62,6 +63,10 @@ struct room {
     enum room_category category;
     bool is_catalogue;              /* from configuration: never removed */
     bool is_closed;                 /* closed by a moderator: no joins */
+    bool is_pending;                /* its name awaits a moderator: out of the
+                                     * directory, nobody else may join */
+    uint32_t slow_s;                /* +W slow mode: seconds between two
+                                     * messages of one member, 0: off */
     struct user **members;
     uint32_t nmembers, members_cap;
     char **bans;                    /* +b masks */
@@ -89,6 +94,12 @@ size_t room_count(void);
 
 /* Membership modes of u in r, or -1 when u is not a member. */
 int room_member_modes(const struct room *r, const struct user *u);
+/* u's membership of r, or NULL. */
+struct membership *room_membership(const struct room *r, const struct user *u);
+/* Whether the room directory (LIST, GET /api/v1/rooms) shows r to u (u may
+ * be NULL: anyone): not invite-only unless u is a member, not awaiting
+ * review, not closed. */
+bool room_is_listed(const struct room *r, const struct user *u);
 
 /* Joins u to name (creating a user room when allowed; its creator becomes
  * operator). Broadcasts JOIN to every member, u included. key may be NULL.
@@ -120,6 +131,7 @@ bool room_is_banned(const struct room *r, const struct user *u);
 bool room_set_flag(struct room *r, uint32_t flag, bool on);
 bool room_set_key(struct room *r, const char *key);       /* NULL: -k */
 bool room_set_limit(struct room *r, uint32_t limit);      /* 0: -l */
+bool room_set_slow(struct room *r, uint32_t seconds);     /* 0: -W */
 bool room_add_ban(struct room *r, const char *mask);
 bool room_del_ban(struct room *r, const char *mask);
 bool room_set_member_mode(struct room *r, struct user *u, uint8_t mode, bool on);

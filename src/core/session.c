@@ -76,7 +76,8 @@ static bool list_del(struct id_list *l, const char *id)
     return false;
 }
 
-/* Record format: "v1|policy|age|gender|region|show|created|acc,acc|dec|ign". */
+/* Record format: "v1|policy|age|gender|region|show|created|acc,acc|dec|ign|restricted"
+ * (records written before restrictions existed have no last field). */
 static void save(struct session *s)
 {
     if (!store || !s->is_persistent)
@@ -93,7 +94,7 @@ static void save(struct session *s)
         for (size_t i = 0; i < lists[k]->len; i++)
             n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", lists[k]->ids[i]);
     }
-    buf[n] = '\0';
+    n += (size_t)snprintf(buf + n, cap - n, "|%d", s->is_pm_restricted ? 1 : 0);
     store_put_record(store, RECORD_KIND, s->id, buf, s->expires_ms);
     free(buf);
 }
@@ -108,11 +109,11 @@ static void load_list(struct id_list *l, char *csv)
 static void load_one(const char *key, const char *value, int64_t expires_ms, void *ud)
 {
     (void)ud;
-    char *copy = xstrdup(value), *rest = copy, *f[10];
+    char *copy = xstrdup(value), *rest = copy, *f[11];
     int nf = 0;
-    for (char *p; nf < 10 && (p = strsep(&rest, "|")) != NULL;)
+    for (char *p; nf < 11 && (p = strsep(&rest, "|")) != NULL;)
         f[nf++] = p;
-    if (nf != 10 || strcmp(f[0], "v1") != 0 || strlen(key) != SESSION_ID_LEN) {
+    if (nf < 10 || strcmp(f[0], "v1") != 0 || strlen(key) != SESSION_ID_LEN) {
         log_warn("session %.8s: unreadable record ignored", key);
         free(copy);
         return;
@@ -130,6 +131,7 @@ static void load_one(const char *key, const char *value, int64_t expires_ms, voi
     load_list(&s->accepted, f[7]);
     load_list(&s->declined, f[8]);
     load_list(&s->ignored, f[9]);
+    s->is_pm_restricted = nf > 10 && f[10][0] == '1';
     free(copy);
 }
 
@@ -339,4 +341,12 @@ void session_note_action(struct session *s, int64_t action_id, const char *actio
     p->time_ms = now;
     snprintf(p->action, sizeof p->action, "%s", action);
     snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
+}
+
+void session_set_pm_restricted(struct session *s, bool on)
+{
+    if (s->is_pm_restricted == on)
+        return;
+    s->is_pm_restricted = on;
+    save(s);
 }

@@ -75,6 +75,8 @@ struct session {
     struct past_action actions[SESSION_PAST_MAX];   /* newest last */
     unsigned nactions;
     bool is_persistent;             /* ticket-backed: kept in storage */
+    bool is_pm_restricted;          /* may not open new private conversations
+                                     * until a moderator decides (docs/rules.md) */
 };
 
 /* Connects the registry to storage and loads the sessions still valid at
@@ -122,6 +124,8 @@ void session_note_nick(struct session *s, const char *nick, int64_t now_wall_ms)
 void session_note_action(struct session *s, int64_t action_id, const char *action,
                          const char *reason, int64_t now_wall_ms);
 
+/* Restricts (or frees) the session's new private conversations. Saved. */
+void session_set_pm_restricted(struct session *s, bool on);
 /* Forgets expired sessions nobody uses (call now and then). */
 void session_sweep(int64_t now_wall_ms);
 

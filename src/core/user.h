@@ -45,6 +45,8 @@ struct membership {
     struct room *room;
     uint32_t index;                 /* position in room's member array */
     uint8_t modes;                  /* ROOM_MEMBER_OP | ROOM_MEMBER_VOICE */
+    int64_t last_said_ms;           /* monotonic time of u's last message
+                                     * there (slow mode), 0: none yet */
 };
 
 struct user {

@@ -3,11 +3,16 @@
 #include <string.h>
 
 #include "core/fanout.h"
+#include "core/protect.h"
 #include "core/room.h"
 #include "core/user.h"
 #include "irc/client.h"
 #include "irc/numeric.h"
 #include "lib/clock.h"
+#include "policy/gate.h"
+
+#define ROOM_PENDING_TEXT \
+    "This room's name awaits a moderator's review; it opens to others once approved"
 
 /* Maps core's reasons to numerics: the one place for room errors. */
 static void room_error(struct irc_client *c, enum room_deny d, const char *name)
@@ -49,6 +54,11 @@ static void room_error(struct irc_client *c, enum room_deny d, const char *name)
         break;
     case ROOM_TARGET_NOT_MEMBER:
         irc_reply(c, ERR_USERNOTINCHANNEL, "%s :They aren't on that channel", name);
+        break;
+    case ROOM_PENDING_REVIEW:
+        irc_send(c, ":%s FAIL JOIN ROOM_PENDING_REVIEW %s :%s", irc_cfg.server_name, name,
+                 ROOM_PENDING_TEXT);
+        irc_reply(c, ERR_NOSUCHCHANNEL, "%s :%s", name, ROOM_PENDING_TEXT);
         break;
     }
 }
@@ -115,9 +125,15 @@ enum sl_err cmd_join(struct irc_client *c, struct irc_msg *m)
     for (char *name = strtok_r(names, ",", &ns); name && count < 10;
          name = strtok_r(NULL, ",", &ns), key = strtok_r(NULL, ",", &ks), count++) {
         struct room *r = room_find(name);
+        bool creating = r == NULL;
         struct verdict v = policy_check(&(struct action){
-            .kind = r ? ACTION_JOIN : ACTION_CREATE_ROOM, .nick = c->user->nick, .target = name});
+            .kind = creating ? ACTION_CREATE_ROOM : ACTION_JOIN, .nick = c->user->nick,
+            .target = name, .session = c->user->session, .now_ms = clock_mono_ms(),
+            .wall_ms = clock_wall_ms(), .session_since_ms = c->user->profile.session_created_ms});
         if (v.kind != VERDICT_ALLOW) {
+            if (v.code)
+                irc_send(c, ":%s FAIL JOIN %s %s :%s", irc_cfg.server_name, v.code, name,
+                         v.reason ? v.reason : "Refused");
             irc_reply(c, ERR_NOSUCHCHANNEL, "%s :%s", name, v.reason ? v.reason : "Refused");
             continue;
         }
@@ -126,6 +142,10 @@ enum sl_err cmd_join(struct irc_client *c, struct irc_msg *m)
             room_error(c, d, name);
             continue;
         }
+        /* A name a rule holds: the room exists for its creator only, out of
+         * the directory, until a moderator approves it. */
+        if (creating && (v.effects & EFFECT_HIDE_ROOM))
+            protect_room_pending(r, c->user, &v);
         send_topic(c, r, true);
         irc_send_names(c, r);
     }
@@ -160,6 +180,9 @@ enum sl_err cmd_topic(struct irc_client *c, struct irc_msg *m)
         send_topic(c, r, false);
         return SL_OK;
     }
+    if (m->params[1][0] && room_member_modes(r, c->user) >= 0 &&
+        !irc_text_allowed(c, ACTION_TOPIC, r, m->params[1], "TOPIC", r->name))
+        return SL_OK;
     room_error(c, room_set_topic(c->user, r, m->params[1]), r->name);
     return SL_OK;
 }
@@ -189,8 +212,7 @@ enum sl_err cmd_list(struct irc_client *c, struct irc_msg *m)
     irc_reply(c, RPL_LISTSTART, "Channel :Users  Name");
     size_t pos = 0;
     for (struct room *r; (r = room_next(&pos));) {
-        /* Invite-only rooms are private: listed only to their members. */
-        if ((r->modes & ROOM_MODE_INVITE) && room_member_modes(r, c->user) < 0)
+        if (!room_is_listed(r, c->user))
             continue;
         irc_reply(c, RPL_LIST, "%s %u :%s", r->name, r->nmembers, r->topic ? r->topic : "");
     }
@@ -218,6 +240,11 @@ static void send_modes(struct irc_client *c, struct room *r)
         modes[n++] = 'l';
         size_t a = strlen(args);
         snprintf(args + a, sizeof args - a, " %u", r->limit);
+    }
+    if (r->slow_s) {
+        modes[n++] = 'W';
+        size_t a = strlen(args);
+        snprintf(args + a, sizeof args - a, " %u", r->slow_s);
     }
     modes[n] = '\0';
     irc_reply(c, RPL_CHANNELMODEIS, "%s %s%s", r->name, modes, args);
@@ -254,7 +281,7 @@ static void room_mode(struct irc_client *c, struct room *r, struct irc_msg *m)
             continue;
         }
         const char *arg = NULL;
-        bool needs_arg = strchr("ovbk", *p) || (*p == 'l' && on);
+        bool needs_arg = strchr("ovbk", *p) || ((*p == 'l' || *p == 'W') && on);
         if (needs_arg) {
             if (argi < m->nparams)
                 arg = m->params[argi++];
@@ -268,7 +295,7 @@ static void room_mode(struct irc_client *c, struct room *r, struct irc_msg *m)
                 continue;
             }
         }
-        if (!strchr("imntklbov", *p)) {
+        if (!strchr("imntklbovW", *p)) {
             irc_reply(c, ERR_UNKNOWNMODE, "%c :is unknown mode char to me", *p);
             continue;
         }
@@ -301,6 +328,22 @@ static void room_mode(struct irc_client *c, struct room *r, struct irc_msg *m)
                 continue;
             }
             changed = room_set_limit(r, (uint32_t)v);
+            break;
+        }
+        case 'W': {
+            /* Slow mode: one message per member every N seconds. */
+            if (!on) {
+                changed = room_set_slow(r, 0);
+                break;
+            }
+            char *end = NULL;
+            long v = strtol(arg, &end, 10);
+            if (*end || v <= 0 || v > 3600) {
+                irc_reply(c, ERR_INVALIDMODEPARAM, "%s W %s :Invalid slow mode (1-3600 s)",
+                          r->name, arg);
+                continue;
+            }
+            changed = room_set_slow(r, (uint32_t)v);
             break;
         }
         case 'b':

@@ -81,6 +81,12 @@ irc_handler_fn cmd_privmsg, cmd_notice, cmd_tagmsg, cmd_away;
 irc_handler_fn cmd_who, cmd_whois;
 irc_handler_fn cmd_chathistory;
 
+/* Asks the policy gate about a topic or away text (kind ACTION_TOPIC or
+ * ACTION_AWAY; r: the room for a topic). On refusal tells the client
+ * "FAIL <verb> TOPIC_BLOCKED|AWAY_BLOCKED <about> :<reason>" and returns
+ * false. A flag by a rule goes to the moderation queue. */
+bool irc_text_allowed(struct irc_client *c, int kind, struct room *r, const char *text,
+                      const char *verb, const char *about);
 /* Finishes registration when NICK, USER (and CAP END) are all in. */
 enum sl_err irc_try_register(struct irc_client *c);
 /* Sends NAMES for one room (353 + 366). */

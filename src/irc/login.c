@@ -285,7 +285,7 @@ enum sl_err irc_try_register(struct irc_client *c)
               clock_iso8601(irc_cfg.started_wall_ms, created));
     irc_reply(c, RPL_MYINFO, "%s %s i bklimnotv", irc_cfg.server_name, SALON_VERSION);
     irc_reply(c, RPL_ISUPPORT,
-              "AWAYLEN=%d CASEMAPPING=ascii CHANLIMIT=#:%d CHANMODES=b,k,l,imnt "
+              "AWAYLEN=%d CASEMAPPING=ascii CHANLIMIT=#:%d CHANMODES=b,k,lW,imnt "
               "CHANNELLEN=%d CHANTYPES=# CHATHISTORY=%u ELIST= :are supported by this server",
               AWAY_MAX, 20, ROOM_NAME_MAX, irc_cfg.chathistory_max);
     irc_reply(c, RPL_ISUPPORT,

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/message.h"
+#include "core/protect.h"
 #include "core/room.h"
 #include "core/session.h"
 #include "core/ticket.h"
@@ -9,6 +10,7 @@
 #include "irc/client.h"
 #include "irc/numeric.h"
 #include "lib/clock.h"
+#include "policy/gate.h"
 
 /* Re-escapes the client-only tags (+key) of m into out for relaying;
  * returns out, or NULL when there are none. */
@@ -72,7 +74,8 @@ static enum sl_err send_message(struct irc_client *c, struct irc_msg *m, const c
     int count = 0;
     for (char *t = strtok_r(targets, ",", &save); t && count < 4;
          t = strtok_r(NULL, ",", &save), count++) {
-        const char *reason = NULL;
+        struct message_result res;
+        const char *name = t;
         enum sl_err err;
         if (t[0] == '#') {
             struct room *r = room_find(t);
@@ -81,12 +84,8 @@ static enum sl_err send_message(struct irc_client *c, struct irc_msg *m, const c
                     irc_reply(c, ERR_NOSUCHNICK, "%s :No such nick/channel", t);
                 continue;
             }
-            err = message_to_room(c->user, r, command, text, ctags, &reason);
-            if (err == SL_EDENIED) {
-                irc_send(c, ":%s FAIL %s MESSAGE_REJECTED %s :%s", irc_cfg.server_name, command,
-                         r->name, reason);
-                continue;
-            }
+            name = r->name;
+            err = message_to_room(c->user, r, command, text, ctags, &res);
             if (err == SL_EPERM && !is_notice)
                 irc_reply(c, ERR_CANNOTSENDTOCHAN, "%s :Cannot send to channel", r->name);
         } else {
@@ -96,22 +95,20 @@ static enum sl_err send_message(struct irc_client *c, struct irc_msg *m, const c
                     irc_reply(c, ERR_NOSUCHNICK, "%s :No such nick/channel", t);
                 continue;
             }
-            enum message_fate fate;
-            const char *code = "MESSAGE_REJECTED";
-            err = message_to_user(c->user, to, command, text, ctags, &fate, &code, &reason);
-            if (err == SL_OK && fate == MESSAGE_HELD_NEW)
+            name = to->nick;
+            err = message_to_user(c->user, to, command, text, ctags, &res);
+            if (err == SL_OK && res.fate == MESSAGE_HELD_NEW)
                 announce_request(c, to);
-            else if (err == SL_OK && fate == MESSAGE_SENT && to->away && !is_notice && !is_tagmsg)
+            else if (err == SL_OK && res.fate == MESSAGE_SENT && to->away && !is_notice &&
+                     !is_tagmsg)
                 irc_reply(c, RPL_AWAY, "%s :%s", to->nick, to->away);
-            if (err == SL_EDENIED) {
-                irc_send(c, ":%s FAIL %s %s %s :%s", irc_cfg.server_name, command, code,
-                         to->nick, reason);
-                continue;
-            }
         }
         if (err == SL_EDENIED)
-            irc_send(c, ":%s FAIL %s MESSAGE_REJECTED %s :%s", irc_cfg.server_name, command, t,
-                     reason);
+            irc_send(c, ":%s FAIL %s %s %s :%s", irc_cfg.server_name, command, res.code, name,
+                     res.reason);
+        else if (err == SL_OK && res.fate == MESSAGE_HELD_REVIEW)
+            irc_send(c, ":%s NOTE %s HELD_FOR_REVIEW %s :Your message awaits a moderator's "
+                     "review before anyone sees it.", irc_cfg.server_name, command, name);
     }
     return SL_OK;
 }
@@ -131,9 +128,31 @@ enum sl_err cmd_tagmsg(struct irc_client *c, struct irc_msg *m)
     return send_message(c, m, "TAGMSG");
 }
 
+bool irc_text_allowed(struct irc_client *c, int kind, struct room *r, const char *text,
+                      const char *verb, const char *about)
+{
+    struct user *u = c->user;
+    struct verdict v = policy_check(&(struct action){
+        .kind = (enum action_kind)kind, .nick = u->nick, .target = r ? r->name : NULL,
+        .text = text, .session = u->session, .now_ms = clock_mono_ms(),
+        .wall_ms = clock_wall_ms(), .session_since_ms = u->profile.session_created_ms,
+        .room_category = r ? r->category : 0});
+    if (v.effects & EFFECT_FLAG)
+        protect_after(&(struct verdict){.effects = EFFECT_FLAG, .rule = v.rule},
+                      &(struct protect_msg){.from = u, .room = r, .command = verb, .text = text});
+    if (v.kind == VERDICT_ALLOW)
+        return true;
+    irc_send(c, ":%s FAIL %s %s %s :%s", irc_cfg.server_name, verb,
+             kind == ACTION_TOPIC ? "TOPIC_BLOCKED" : "AWAY_BLOCKED", about,
+             v.reason ? v.reason : "Refused");
+    return false;
+}
+
 enum sl_err cmd_away(struct irc_client *c, struct irc_msg *m)
 {
     if (m->nparams > 0 && m->params[0][0]) {
+        if (!irc_text_allowed(c, ACTION_AWAY, NULL, m->params[0], "AWAY", "*"))
+            return SL_OK;
         user_set_away(c->user, m->params[0]);
         irc_reply(c, RPL_NOWAWAY, ":You have been marked as being away");
     } else {

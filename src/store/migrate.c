@@ -85,6 +85,11 @@ static const char *const migrations[] = {
 
     /* 5: the reporter's nick at the time, shown in the queue. */
     "ALTER TABLE reports ADD COLUMN reporter_nick TEXT NOT NULL DEFAULT '';",
+
+    /* 6: what a report made by the rules engine carries besides the
+     * evidence (JSON: the rule, a held message, a room awaiting approval,
+     * the conversation's risk score); '' for reports made by people. */
+    "ALTER TABLE reports ADD COLUMN automatic TEXT NOT NULL DEFAULT '';",
 };
 
 int migrate_latest(void)

@@ -20,8 +20,8 @@ int mod_sql_add_report(sqlite3 *db, const struct store_report *r, int64_t *id)
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db,
         "INSERT INTO reports (time_ms, category, severity, reporter, reported, reported_nick,"
-        " place, msgid, comment, evidence, reporter_nick)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+        " place, msgid, comment, evidence, reporter_nick, automatic)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
         -1, &s, NULL);
     if (rc != SQLITE_OK)
         return rc;
@@ -36,6 +36,7 @@ int mod_sql_add_report(sqlite3 *db, const struct store_report *r, int64_t *id)
     bind_text(s, 9, r->comment);
     bind_text(s, 10, r->evidence);
     bind_text(s, 11, r->reporter_nick);
+    bind_text(s, 12, r->automatic);
     rc = step_done(s);
     if (rc == SQLITE_OK)
         *id = sqlite3_last_insert_rowid(db);
@@ -112,7 +113,7 @@ size_t mod_sql_load_reports(sqlite3 *db, const char *status, store_report_fn *fn
     size_t n = 0;
     if (sqlite3_prepare_v2(db,
             "SELECT id, time_ms, category, severity, reporter, reported, reported_nick, place,"
-            " msgid, comment, evidence, status, resolution, reporter_nick FROM reports"
+            " msgid, comment, evidence, status, resolution, reporter_nick, automatic FROM reports"
             " WHERE ?1 IS NULL OR status = ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK)
         return 0;
     if (status)
@@ -124,6 +125,7 @@ size_t mod_sql_load_reports(sqlite3 *db, const char *status, store_report_fn *fn
             .reported = col(s, 5), .reported_nick = col(s, 6), .where = col(s, 7),
             .msgid = col(s, 8), .comment = col(s, 9), .evidence = col(s, 10),
             .status = col(s, 11), .resolution = col(s, 12), .reporter_nick = col(s, 13),
+            .automatic = col(s, 14),
         };
         fn(&r, ud);
         n++;

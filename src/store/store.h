@@ -128,6 +128,7 @@ struct store_report {
     const char *evidence;       /* JSON: messages with ids, times, sessions, addresses */
     const char *status;         /* "open", "dismissed", "actioned" */
     const char *resolution;     /* staff note, "" while open */
+    const char *automatic;      /* JSON from the rules engine, or "" (core/report.h) */
 };
 
 /* Called on the loop thread once a durable write is committed (or failed

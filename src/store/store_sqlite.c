@@ -778,7 +778,7 @@ void store_add_report(struct store *st, const struct store_report *r,
                       store_done_fn *fn, void *ud)
 {
     const char *f[] = {r->category, r->reporter, r->reported, r->reported_nick, r->where,
-                       r->msgid, r->comment, r->evidence, r->reporter_nick};
+                       r->msgid, r->comment, r->evidence, r->reporter_nick, r->automatic};
     size_t size = 0;
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         size += opt_len(f[i] ? f[i] : "");
@@ -794,6 +794,7 @@ void store_add_report(struct store *st, const struct store_report *r,
     j->report.comment = opt_put(&p, r->comment ? r->comment : "");
     j->report.evidence = opt_put(&p, r->evidence ? r->evidence : "[]");
     j->report.reporter_nick = opt_put(&p, r->reporter_nick ? r->reporter_nick : "");
+    j->report.automatic = opt_put(&p, r->automatic ? r->automatic : "");
     j->done = fn;
     j->ud = ud;
     enqueue_or_fail(st, j);

@@ -1164,18 +1164,18 @@ Test(message, to_room_delivers_records_and_echoes)
     join_ok(b, "#m");
     join_ok(e, "#m");
     clear_all();
-    const char *reason = NULL;
-    cr_assert_eq(message_to_room(a, r, "PRIVMSG", "hello", NULL, &reason), SL_OK);
+    struct message_result res;
+    cr_assert_eq(message_to_room(a, r, "PRIVMSG", "hello", NULL, &res), SL_OK);
     cr_assert_eq(Q[0].count, 0, "no echo unless asked");
     cr_assert_eq(Q[1].count, 1);
     cr_assert_eq(Q[2].count, 1);
     char line[256];
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon PRIVMSG #m hello");
-    cr_assert_eq(message_to_room(e, r, "NOTICE", "n", NULL, &reason), SL_OK);
+    cr_assert_eq(message_to_room(e, r, "NOTICE", "n", NULL, &res), SL_OK);
     cr_assert_eq(Q[2].count, 2, "echo-message");
     cr_assert_eq(count_cmd(&Q[2], "NOTICE"), 1);
     /* +n: an outsider is refused before anything is recorded. */
-    cr_assert_eq(message_to_room(out, r, "PRIVMSG", "spam", NULL, &reason), SL_EPERM);
+    cr_assert_eq(message_to_room(out, r, "PRIVMSG", "spam", NULL, &res), SL_EPERM);
     collect_n = 0;
     cr_assert(history_latest(r->history, 10, collect, NULL));
     cr_assert_eq(collect_n, 2);
@@ -1191,8 +1191,8 @@ Test(message, tagmsg_only_for_message_tags_and_not_recorded)
     join_ok(b, "#m");
     join_ok(t, "#m");
     clear_all();
-    const char *reason = NULL;
-    cr_assert_eq(message_to_room(a, r, "TAGMSG", NULL, "+typing=active", &reason), SL_OK);
+    struct message_result res;
+    cr_assert_eq(message_to_room(a, r, "TAGMSG", NULL, "+typing=active", &res), SL_OK);
     cr_assert_eq(Q[1].count, 0);
     cr_assert_eq(Q[2].count, 1);
     char line[256];
@@ -1205,10 +1205,9 @@ Test(message, tagmsg_only_for_message_tags_and_not_recorded)
 Test(message, to_user_records_private_history)
 {
     struct user *a = mkuser_f(0, "a", WIRE_LINE, USER_WANTS_ECHO), *b = mkuser(1, "b");
-    const char *reason = NULL, *code = NULL;
-    enum message_fate fate;
-    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "psst", NULL, &fate, &code, &reason), SL_OK);
-    cr_assert_eq(fate, MESSAGE_SENT, "users without sessions are not subject to consent");
+    struct message_result res;
+    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "psst", NULL, &res), SL_OK);
+    cr_assert_eq(res.fate, MESSAGE_SENT, "users without sessions are not subject to consent");
     char line[256];
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon PRIVMSG b psst");
     cr_assert_eq(Q[0].count, 1, "echo");
@@ -1230,24 +1229,23 @@ Test(message, stranger_is_held_until_accepted_and_decline_discards)
     session_attach(a->sess);
     session_attach(b->sess);
     session_attach(c->sess);
-    const char *reason = NULL, *code = NULL;
-    enum message_fate fate;
-    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "one", NULL, &fate, &code, &reason), SL_OK);
-    cr_assert_eq(fate, MESSAGE_HELD_NEW);
-    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "two", NULL, &fate, &code, &reason), SL_OK);
-    cr_assert_eq(fate, MESSAGE_HELD);
+    struct message_result res;
+    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "one", NULL, &res), SL_OK);
+    cr_assert_eq(res.fate, MESSAGE_HELD_NEW);
+    cr_assert_eq(message_to_user(a, b, "PRIVMSG", "two", NULL, &res), SL_OK);
+    cr_assert_eq(res.fate, MESSAGE_HELD);
     cr_assert_eq(Q[1].count, 0, "nothing reaches the recipient while held");
     cr_assert_eq(message_accept(b, a), SL_OK);
     cr_assert_eq(Q[1].count, 2, "both held messages delivered on accept");
     /* The reply needs no request: writing first accepted the replies. */
-    cr_assert_eq(message_to_user(b, a, "PRIVMSG", "hi", NULL, &fate, &code, &reason), SL_OK);
-    cr_assert_eq(fate, MESSAGE_SENT);
+    cr_assert_eq(message_to_user(b, a, "PRIVMSG", "hi", NULL, &res), SL_OK);
+    cr_assert_eq(res.fate, MESSAGE_SENT);
     /* c is declined: its held message is dropped and it may not ask again. */
-    cr_assert_eq(message_to_user(c, b, "PRIVMSG", "x", NULL, &fate, &code, &reason), SL_OK);
+    cr_assert_eq(message_to_user(c, b, "PRIVMSG", "x", NULL, &res), SL_OK);
     cr_assert_eq(message_decline(b, c), SL_OK);
     cr_assert_eq(Q[1].count, 2);
-    cr_assert_eq(message_to_user(c, b, "PRIVMSG", "y", NULL, &fate, &code, &reason), SL_EDENIED);
-    cr_assert_str_eq(code, "PM_DECLINED");
+    cr_assert_eq(message_to_user(c, b, "PRIVMSG", "y", NULL, &res), SL_EDENIED);
+    cr_assert_str_eq(res.code, "PM_DECLINED");
     session_detach(a->sess);
     session_detach(b->sess);
     session_detach(c->sess);

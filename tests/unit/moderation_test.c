@@ -218,9 +218,9 @@ static void newest_msgid(const struct room *r, char out[HISTORY_MSGID_MAX])
 
 static void say(struct user *u, struct room *r, const char *text)
 {
-    const char *reason = NULL;
-    cr_assert_eq(message_to_room(u, r, "PRIVMSG", text, NULL, &reason), SL_OK,
-                 "%s says %s: %s", u->nick, text, reason ? reason : "");
+    struct message_result res;
+    cr_assert_eq(message_to_room(u, r, "PRIVMSG", text, NULL, &res), SL_OK,
+                 "%s says %s: %s", u->nick, text, res.reason ? res.reason : "");
 }
 
 static void core_setup(void)
@@ -915,11 +915,9 @@ Test(report, private_conversation)
     struct user *b = mkuser(1, "bob");
     struct user *c = mkuser(2, "carol");
     session_set_pm_policy(a->sess, PM_EVERYONE);
-    enum message_fate fate;
-    const char *code = NULL, *reason = NULL;
-    cr_assert_eq(message_to_user(b, a, "PRIVMSG", "send me pictures", NULL, &fate, &code,
-                                 &reason), SL_OK);
-    cr_assert_eq(fate, MESSAGE_SENT);
+    struct message_result res;
+    cr_assert_eq(message_to_user(b, a, "PRIVMSG", "send me pictures", NULL, &res), SL_OK);
+    cr_assert_eq(res.fate, MESSAGE_SENT);
     char key[HISTORY_KEY_MAX];
     history_private_key(key, a->session, b->session);
     struct history *h = history_private(key, 100);
@@ -1145,9 +1143,9 @@ Test(mod, mute_denies_the_next_room_message)
     cr_assert_not_null(strstr(line, "10 minutes"), "%s", line);
 
     uint32_t a_before = a->out->count;
-    const char *reason = NULL;
-    cr_assert_eq(message_to_room(b, r, "PRIVMSG", "after", NULL, &reason), SL_EDENIED);
-    cr_assert_not_null(reason);
+    struct message_result res;
+    cr_assert_eq(message_to_room(b, r, "PRIVMSG", "after", NULL, &res), SL_EDENIED);
+    cr_assert_not_null(res.reason);
     cr_assert_eq(a->out->count, a_before, "nothing delivered");
     say(a, r, "others still talk");
 
