@@ -109,7 +109,7 @@ def test_isupport_tokens(srv, transport):
     assert toks.get("CASEMAPPING") == "ascii"
     assert toks.get("CHANTYPES") == "#"
     assert toks.get("PREFIX") == "(ov)@+"
-    assert toks.get("CHANMODES") == "b,k,l,imnt"
+    assert toks.get("CHANMODES") == "b,k,lW,imnt"  # +W: slow mode
     assert toks.get("NETWORK") == "salon"
     assert toks.get("UTF8ONLY") is True
     assert re.fullmatch(r"\d+", str(toks.get("CHATHISTORY"))), toks

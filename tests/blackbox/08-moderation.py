@@ -225,7 +225,7 @@ def test_muted_user_reaches_nobody(modsrv):
     assert status == 200, doc
     m.expect("NOTE", params=["MODERATION", "MUTE", None, None])
     m.send("PRIVMSG %s :je parle quand meme" % room)
-    m.expect("FAIL", params=["PRIVMSG", "MESSAGE_REJECTED", room, None])
+    m.expect("FAIL", params=["PRIVMSG", "MUTED", room, None])
     o.assert_none("PRIVMSG")
 
 

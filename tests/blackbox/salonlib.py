@@ -57,8 +57,10 @@ def other_transport(kind):
 
 
 def uniq(prefix):
-    """A nick/room/text fragment unique within this test run."""
-    return "%s%d%s" % (prefix, next(_counter), os.urandom(2).hex())
+    """A nick/room/text fragment unique within this test run. It ends with
+    a letter: a nick ending in 10-17 reads as a minor's age to the name
+    rules (rules/*/names.rules) and is refused."""
+    return "%s%d%sq" % (prefix, next(_counter), os.urandom(2).hex())
 
 
 def free_port():
@@ -716,6 +718,27 @@ DEFAULTS = {
     # per-address limits unless a test is about them.
     "limits": {"per_address": "1000", "max_connections": "2000"},
     "flood": {"rate": "1000", "burst": "1000"},
+    # The shipped rule packs, with the rate and spam limits lifted like the
+    # flood limit above; tests/blackbox/09-protection.py and 10-raids.py
+    # run their own servers with the shipped defaults.
+    "protection": {"rules_dir": os.path.join(REPO, "rules"),
+                   "messages_per_minute": "1000000",
+                   "duplicate_targets": "8", "duplicate_sessions": "8",
+                   "first_contacts_per_hour": "32",
+                   "first_contacts_new": "32",
+                   "new_links_max": "1000", "new_mentions_max": "1000",
+                   "connect_per_minute": "1000000",
+                   "connect_prefix_per_minute": "1000000"},
+}
+
+# The shipped defaults of [protection] (docs/rules.md), for the tests
+# that exercise them.
+PROTECTION_DEFAULTS = {
+    "rules_dir": os.path.join(REPO, "rules"),
+    "messages_per_minute": "30", "duplicate_targets": "3",
+    "first_contacts_per_hour": "10", "first_contacts_new": "3",
+    "new_links_max": "1", "new_mentions_max": "3",
+    "connect_per_minute": "20", "connect_prefix_per_minute": "60",
 }
 
 
@@ -1010,3 +1033,172 @@ def server_fixture(config=None):
         finally:
             s.cleanup()
     return fx
+
+
+# ---------------------------------------------------------------- HTTP API, staff
+
+import json  # noqa: E402  (used by the API helpers below only)
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def http_json(srv, method, path, body=None, headers=None, source=None,
+              timeout=T):
+    """One request to srv's web listener with an optional JSON body, from
+    an optional loopback source address. Returns (status, headers, doc):
+    headers lower-cased, plus "set-cookie" as the list of every Set-Cookie
+    value; doc the decoded JSON body (None when empty or not JSON)."""
+    data = b"" if body is None else json.dumps(body).encode()
+    head = "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" % (method,
+                                                                   path)
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    if body is not None:
+        head += ("Content-Type: application/json\r\nContent-Length: %d\r\n"
+                 % len(data))
+    s = socket.socket()
+    try:
+        if source:
+            s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", srv.http_port))
+        s.sendall(head.encode() + b"\r\n" + data)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        raw_head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        status, hdrs, body_b, _ = read_http_response(s, timeout, buf)
+    finally:
+        s.close()
+    hdrs["set-cookie"] = [ln.split(":", 1)[1].strip()
+                          for ln in raw_head.split("\r\n")[1:]
+                          if ln.lower().startswith("set-cookie:")]
+    try:
+        doc = json.loads(body_b) if body_b else None
+    except ValueError:
+        doc = None
+    return status, hdrs, doc
+
+
+def cookie_value(hdrs, name):
+    """The value a response set for cookie name (http_json headers), or
+    None."""
+    for c in hdrs.get("set-cookie", []):
+        k, _, v = c.split(";", 1)[0].partition("=")
+        if k.strip() == name:
+            return v.strip()
+    return None
+
+
+def add_staff(srv, name="mod1", role="moderator", password=STAFF_PASSWORD):
+    """`salon staff add` on srv's configuration (before start: accounts
+    are read at start-up)."""
+    r = subprocess.run([SALON_BIN, "staff", "add", name, "--role", role,
+                        "--config", srv.config_path],
+                       input=(password + "\n").encode(), capture_output=True,
+                       timeout=START_T, cwd=srv.dir)
+    assert r.returncode == 0, r.stderr
+
+
+def start_with_staff(config=None, staff=(("mod1", "moderator"),)):
+    """A started server whose data directory holds the given staff
+    accounts ((name, role) pairs, password STAFF_PASSWORD)."""
+    s = make_server(config)
+    s.write_config()
+    for name, role in staff:
+        add_staff(s, name, role)
+    # start() writes the configuration again with new ports; the data
+    # directory, and so the accounts, stay.
+    s.start()
+    return s
+
+
+def staff_server_fixture(config=None):
+    """A module-scoped pytest fixture: a server with the staff account
+    "mod1" (see start_with_staff), stopped cleanly at the end."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def fx():
+        s = start_with_staff(config)
+        yield s
+        try:
+            s.stop(check=True)
+        finally:
+            s.cleanup()
+    return fx
+
+
+def staff_login(srv, name="mod1", password=STAFF_PASSWORD):
+    """Log in on the dashboard API; returns the headers a staff request
+    carries (session cookie and CSRF token)."""
+    status, hdrs, doc = http_json(srv, "POST", "/api/v1/staff/login",
+                                  {"name": name, "password": password})
+    assert status == 200, (status, doc)
+    return {"Cookie": "salon_staff=" + cookie_value(hdrs, "salon_staff"),
+            "X-CSRF-Token": doc["csrf"]}
+
+
+def staff_action(srv, staff, **fields):
+    """POST /api/v1/mod/actions with fields; returns (status, doc)."""
+    status, _, doc = http_json(srv, "POST", "/api/v1/mod/actions", fields,
+                               headers=staff)
+    return status, doc
+
+
+def open_reports(srv, staff):
+    """Every open report of the queue, flattened; each also carries its
+    group's "reported" (session) and "reported_nick"."""
+    status, _, doc = http_json(srv, "GET", "/api/v1/mod/reports",
+                               headers=staff)
+    assert status == 200, (status, doc)
+    out = []
+    for g in doc["groups"]:
+        for r in g["reports"]:
+            out.append(dict(r, reported=g.get("reported"),
+                            reported_nick=g.get("reported_nick")))
+    return out
+
+
+def wait_until(fn, timeout=T, what="condition"):
+    """Poll fn() until it returns something true, and return that; fail
+    with `what` at the deadline. For state only visible by asking (the
+    report queue, the HTTP API), not for IRC lines (use expect)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Timeout("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def pow_has_bits(challenge, nonce, bits):
+    """Whether SHA-256(challenge ":" nonce) starts with `bits` zero bits
+    (docs/api.md, lockdown "challenge")."""
+    d = hashlib.sha256(("%s:%s" % (challenge, nonce)).encode()).digest()
+    return int.from_bytes(d, "big") >> (256 - bits) == 0
+
+
+def pow_solve(challenge, bits):
+    """The first decimal nonce from 0 that satisfies pow_has_bits."""
+    for n in itertools.count():
+        if pow_has_bits(challenge, n, bits):
+            return str(n)
+
+
+_ALPHA = "bcdfghjkmnpqrtvwz"
+
+
+def uniq_alpha(prefix):
+    """Like uniq, without digits or vowels: a nick that no name rule (ages,
+    years, words) can read anything into."""
+    n, out = next(_counter) * 65536 + int.from_bytes(os.urandom(2), "big"), ""
+    while n:
+        n, d = divmod(n, len(_ALPHA))
+        out += _ALPHA[d]
+    return prefix + out
