@@ -226,6 +226,8 @@ static bool on_entry(struct parse *p, const char *section, const char *key, cons
     } else if (!strcmp(section, "protection")) {
         if (!strcmp(key, "rules_dir"))
             ok = STR(protection.rules_dir);
+        else if (!strcmp(key, "rules_cache"))
+            ok = STR(protection.rules_cache);
         else
             ok = protection_number(&cfg->protection, key, value);
     } else if (!strncmp(section, "room ", 5)) {

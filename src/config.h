@@ -41,6 +41,7 @@ struct config {
     long history_memory;
     struct config_protection {      /* [protection] (docs/rules.md) */
         char rules_dir[1024];
+        char rules_cache[1024];     /* "": <data_dir>/rules-cache */
         long friction_messages;
         long risk_tip, risk_review, risk_restrict, session_review;
         long risk_half_life_s;

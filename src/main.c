@@ -365,6 +365,11 @@ int main(int argc, char **argv)
     policy_init_store(s.store, clock_wall_ms());
     lockdown_init(s.store);
     /* The rules: salon does not run without them (docs/rules.md). */
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s", pc->rules_cache);
+    if (!cache[0])
+        snprintf(cache, sizeof cache, "%s/rules-cache", cfg.data_dir);
+    rules_set_cache_dir(cache);
     if (normalize_init() != 0 || rules_init(pc->rules_dir, s.store) != 0) {
         log_error("the rule packs in %s did not load; see above (set [protection] rules_dir)",
                   pc->rules_dir);

@@ -93,10 +93,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hs.h>
 #include <jansson.h>
+#include <sodium.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -286,6 +289,7 @@ static void set_append(struct ruleset *set, struct entry *e)
 struct parser {
     struct ruleset *set;
     const char *file;           /* the pack; NULL: a dashboard rule */
+    const char *origin;         /* the pack's path under the rules directory */
     char *err;                  /* dashboard check: the first error, for people */
     size_t errcap;
     unsigned pack_langs;
@@ -582,7 +586,7 @@ static void rule_begin(struct parser *p, const char *id, int line, bool is_custo
 {
     struct entry *e = xcalloc(1, sizeof *e);
     snprintf(e->r.id, sizeof e->r.id, "%s", id);
-    e->r.origin = xstrdup(p->file ? p->file : "dashboard");
+    e->r.origin = xstrdup(p->origin ? p->origin : "dashboard");
     e->r.enabled = true;
     e->line = line;
     p->cur = e;
@@ -691,9 +695,10 @@ static bool pack_entry(void *ud, const char *section, const char *key, const cha
 /* Reads one pack into set. Errors are reported here; returns false when
  * there was one. The callback reports its own errors with the rule id and
  * returns true, so ini_read adds only what it finds itself (bad lines). */
-static bool load_pack(struct ruleset *set, const char *path)
+static bool load_pack(struct ruleset *set, const char *path, const char *origin)
 {
-    struct parser p = {.set = set, .file = path, .pack_langs = RULE_LANG_FR | RULE_LANG_EN};
+    struct parser p = {.set = set, .file = path, .origin = origin,
+                       .pack_langs = RULE_LANG_FR | RULE_LANG_EN};
     bool ok = ini_read(path, pack_entry, &p);
     if (p.cur)
         rule_end(&p);
@@ -759,8 +764,13 @@ static bool load_packs(struct ruleset *set, const char *dir)
     bool ok = collect(dir, 0, &paths);
     if (paths.n)
         qsort(paths.v, paths.n, sizeof *paths.v, path_cmp);
+    /* A rule's origin names its pack under the directory ("fr/x.rules"):
+     * staff see which file, not the server's layout. */
+    size_t skip = strlen(dir);
     for (size_t i = 0; i < paths.n; i++) {
-        ok = load_pack(set, paths.v[i]) && ok;
+        const char *origin = paths.v[i] + skip;
+        origin += *origin == '/';
+        ok = load_pack(set, paths.v[i], origin) && ok;
         free(paths.v[i]);
     }
     free(paths.v);
@@ -1061,18 +1071,102 @@ static void exprs_free(struct exprs *x)
     free(x->ids);
 }
 
+/* ---- the compiled-database cache ----
+ * Compiling the shipped packs takes a good part of a second (seconds on a
+ * loaded machine), at every start. A compiled database only depends on
+ * what went into hs_compile_multi, so it is kept in the cache directory
+ * under a BLAKE2b of exactly that (and the Vectorscan version) and read
+ * back with hs_deserialize_database, which checks the version and the CPU
+ * features itself. Any cache problem falls back to compiling: the cache can
+ * make a start faster, never different. Written to a temporary name then
+ * renamed, so concurrent servers sharing a cache never read half a file. */
+static char *cache_dir;         /* set once before the first compile; NULL: none */
+
+void rules_set_cache_dir(const char *dir)
+{
+    free(cache_dir);
+    cache_dir = dir && *dir ? xstrdup(dir) : NULL;
+}
+
+static void cache_path(const struct exprs *x, char *out, size_t cap)
+{
+    crypto_generichash_state h;
+    unsigned char digest[24];
+    crypto_generichash_init(&h, NULL, 0, sizeof digest);
+    const char *version = hs_version();
+    crypto_generichash_update(&h, (const unsigned char *)version, strlen(version) + 1);
+    for (size_t i = 0; i < x->n; i++) {
+        crypto_generichash_update(&h, (const unsigned char *)x->expr[i], strlen(x->expr[i]) + 1);
+        crypto_generichash_update(&h, (const unsigned char *)&x->flags[i], sizeof x->flags[i]);
+        crypto_generichash_update(&h, (const unsigned char *)&x->ids[i], sizeof x->ids[i]);
+    }
+    crypto_generichash_final(&h, digest, sizeof digest);
+    char hex[2 * sizeof digest + 1];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    snprintf(out, cap, "%s/%s.hsdb", cache_dir, hex);
+}
+
+static hs_database_t *cache_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    hs_database_t *db = NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20)) {
+        char *bytes = xmalloc((size_t)st.st_size);
+        if (fread(bytes, 1, (size_t)st.st_size, f) == (size_t)st.st_size &&
+            hs_deserialize_database(bytes, (size_t)st.st_size, &db) != HS_SUCCESS)
+            db = NULL;
+        free(bytes);
+    }
+    fclose(f);
+    return db;
+}
+
+static void cache_save(const char *path, const hs_database_t *db)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+        return;
+    mkdir(cache_dir, 0700);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.%d.%lx", path, (int)getpid(), (unsigned long)pthread_self());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(bytes, 1, len, f) == len;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+    free(bytes);
+}
+
 static bool build_db(struct ruleset *set, enum rule_view v, const struct exprs *x)
 {
-    hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(x->expr, x->flags, x->ids, (unsigned)x->n, HS_MODE_BLOCK, NULL,
-                         &set->db[v], &ce) != HS_SUCCESS) {
-        if (ce->expression >= 0)
-            entry_fail(set->entries[x->ids[ce->expression]], "%s", ce->message);
-        else
-            fprintf(stderr, "salon: rules: the %s view does not compile: %s\n", view_names[v],
-                    ce->message);
-        hs_free_compile_error(ce);
-        return false;
+    char path[PATH_MAX] = "";
+    if (cache_dir) {
+        cache_path(x, path, sizeof path);
+        set->db[v] = cache_load(path);
+    }
+    if (!set->db[v]) {
+        hs_compile_error_t *ce = NULL;
+        if (hs_compile_multi(x->expr, x->flags, x->ids, (unsigned)x->n, HS_MODE_BLOCK, NULL,
+                             &set->db[v], &ce) != HS_SUCCESS) {
+            if (ce->expression >= 0) {
+                /* A combined rule's parts have ids past the rules' indexes. */
+                unsigned id = x->ids[ce->expression];
+                entry_fail(set->entries[id < set->n ? id : (id - set->n) / 2], "%s",
+                           ce->message);
+            } else {
+                fprintf(stderr, "salon: rules: the %s view does not compile: %s\n",
+                        view_names[v], ce->message);
+            }
+            hs_free_compile_error(ce);
+            return false;
+        }
+        if (path[0])
+            cache_save(path, set->db[v]);
     }
     if (hs_alloc_scratch(set->db[v], &set->scratch[v]) != HS_SUCCESS) {
         fprintf(stderr, "salon: rules: no memory for the %s view's scratch space\n",
@@ -1555,6 +1649,11 @@ void rules_wait_idle(void)
 uint64_t rules_version(void)
 {
     return rs.running ? rs.running->version : 0;
+}
+
+uint64_t rules_version_pending(void)
+{
+    return rs.requested;
 }
 
 size_t rules_count(void)

@@ -120,6 +120,9 @@ struct rule_hits {
  * left out with an error instead (only the dashboard can mend it). Call
  * normalize_init() first. A NULL or empty dir loads no pack. */
 int rules_init(const char *dir, struct store *st);
+/* Where compiled databases are kept between runs (created when missing;
+ * NULL or "": no cache). Call before rules_init. */
+void rules_set_cache_dir(const char *dir);
 void rules_fini(void);
 
 /* Matches one normalised text (see normalize.h) against every enabled rule
@@ -142,6 +145,9 @@ void rules_wait_idle(void);
 /* Version of the running set: increases with every change from the
  * dashboard and every reload (docs/rules.md: versioning). */
 uint64_t rules_version(void);
+/* The version the running set will have once every change asked for so
+ * far is compiled (equal to rules_version() when nothing is pending). */
+uint64_t rules_version_pending(void);
 
 /* The rules of the running set, in load order (packs, then dashboard). */
 size_t rules_count(void);

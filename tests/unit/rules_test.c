@@ -585,3 +585,52 @@ Test(rules, combination_needs_both_parts_in_one_text)
     cr_assert_eq(rules_remove("custom.asleep", err, sizeof err), SL_OK);
     rules_wait_idle();
 }
+
+/* The compiled-database cache: a second start reads what the first wrote,
+ * matches the same, and a damaged cache file only costs a compile. */
+static size_t cache_files(const char *dir, char paths[][512], size_t max)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s/*.hsdb 2>/dev/null", dir);
+    FILE *p = popen(cmd, "r");
+    size_t n = 0;
+    while (p && n < max && fgets(paths[n], 512, p)) {
+        paths[n][strcspn(paths[n], "\n")] = '\0';
+        n++;
+    }
+    if (p)
+        pclose(p);
+    return n;
+}
+
+Test(rules_cache, second_start_reads_the_cache_and_survives_damage)
+{
+    char dir[] = "/tmp/rules_cache.XXXXXX", paths[4][512];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(normalize_init(), 0);
+    rules_set_cache_dir(dir);
+    cr_assert_eq(rules_init(FIXTURES "good", NULL), 0);
+    cr_assert(hits("sn4pch4t", READ_PRIVATE, "t.snap"));
+    rules_fini();
+    size_t n = cache_files(dir, paths, 4);
+    cr_assert_eq(n, 2, "one database per view");
+
+    cr_assert_eq(rules_init(FIXTURES "good", NULL), 0);
+    cr_assert(hits("sn4pch4t", READ_PRIVATE, "t.snap"), "the same rules from the cache");
+    cr_assert_not(hits("snapshot", READ_PRIVATE, "t.snap"));
+    rules_fini();
+
+    for (size_t i = 0; i < n; i++) {
+        FILE *f = fopen(paths[i], "r+b");
+        cr_assert_not_null(f);
+        fputs("damaged", f);
+        fclose(f);
+    }
+    cr_assert_eq(rules_init(FIXTURES "good", NULL), 0, "a damaged cache falls back to compiling");
+    cr_assert(hits("sn4pch4t", READ_PRIVATE, "t.snap"));
+    rules_fini();
+    rules_set_cache_dir(NULL);
+    for (size_t i = 0; i < n; i++)
+        unlink(paths[i]);
+    rmdir(dir);
+}
