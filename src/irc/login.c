@@ -268,6 +268,10 @@ enum sl_err irc_try_register(struct irc_client *c)
         irc_set_quit_reason(c, "%s", v.reason ? v.reason : "Entry refused");
         return SL_ECLOSED;
     }
+    /* Without a ticket (open registration) the session begins now: the
+     * limits on new sessions (links, mentions, first contacts) apply. */
+    if (!u->profile.session_created_ms)
+        u->profile.session_created_ms = clock_wall_ms();
     u->sess = session_get(u->session, &u->profile, c->ticket_expires_ms, c->has_ticket);
     session_attach(u->sess);
     /* A returning session keeps the profile it entered with. */

@@ -8,13 +8,15 @@
 
 /* Conversation and session risk scores (docs/rules.md). Rules carry
  * grooming signals (rules.h: asking age, secrecy, moving off the platform,
- * photos, meeting, gifts...). Any one of them is ordinary talk between
+ * photos, meeting, gifts...). Most of them are ordinary talk between
  * adults; several kinds from one person in one conversation are the
  * pattern to catch. So a conversation's score counts each kind once at
  * its weight (a repeat adds a quarter of it, up to twice the weight in
- * all), and multiplies the sum by 1 + 0.5 x (distinct kinds - 1):
- * age probe 15 + secrecy 25 + off-platform 20 = 60 x 2 = 120, while any
- * one of them alone stays under the tip threshold.
+ * all), and multiplies the sum by 1 + 0.5 x (distinct kinds - 1): with
+ * weights 15, 25 and 20, three kinds make 60 x 2 = 120. The packs choose
+ * the weights (docs/rules.md, "Conversation risk"): everyday signals weigh
+ * a few points, and only a grave one alone (asking a person to hide the
+ * conversation from their parents) reaches the tip threshold.
  *
  * Scores decay: every weight halves each policy_cfg.risk_half_life_ms, and
  * a kind decayed below one point is forgotten (no longer distinct). Only

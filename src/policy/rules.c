@@ -1131,7 +1131,7 @@ static void cache_save(const char *path, const hs_database_t *db)
     if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
         return;
     mkdir(cache_dir, 0700);
-    char tmp[PATH_MAX];
+    char tmp[PATH_MAX + 48];
     snprintf(tmp, sizeof tmp, "%s.%d.%lx", path, (int)getpid(), (unsigned long)pthread_self());
     FILE *f = fopen(tmp, "wb");
     bool ok = f && fwrite(bytes, 1, len, f) == len;

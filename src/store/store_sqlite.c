@@ -554,6 +554,9 @@ void store_close(struct store *st)
         /* The thread exits only once the queue is empty: every append has
          * been committed (or logged as lost). */
         pthread_join(st->thread, NULL);
+        /* What finished after the loop's last turn still gets its callback
+         * (the callers free what they handed over there). */
+        store_dispatch(st);
     }
     if (st->dropped || st->lost)
         log_error("store: %s: closed having lost %llu messages (%llu dropped "

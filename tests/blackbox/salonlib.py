@@ -740,6 +740,7 @@ DEFAULTS = {
 PROTECTION_DEFAULTS = {
     "rules_dir": os.path.join(REPO, "rules"),
     "messages_per_minute": "30", "duplicate_targets": "3",
+    "duplicate_sessions": "5",
     "first_contacts_per_hour": "10", "first_contacts_new": "3",
     "new_links_max": "1", "new_mentions_max": "3",
     "connect_per_minute": "20", "connect_prefix_per_minute": "60",
