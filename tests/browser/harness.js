@@ -52,6 +52,10 @@ export class Salon {
   constructor(extraConfig = '') {
     this.dir = mkdtempSync(join(tmpdir(), 'salon-web-'));
     this.extraConfig = extraConfig;
+    // How long start() waits for the HTTP listener: the rule packs are
+    // compiled before salon listens, which takes seconds, and more on a
+    // busy machine.
+    this.startTimeoutMs = 60000;
     this.child = null;
     this.log = '';
   }
@@ -67,6 +71,8 @@ export class Salon {
         '[listen]', `irc = 127.0.0.1:${this.ircPort}`, `http = 127.0.0.1:${this.httpPort}`,
         `web_root = ${join(REPO, 'web')}`,
         '[entry]', 'open_registration = false',
+        '[protection]', `rules_dir = ${join(REPO, 'rules')}`,
+        `rules_cache = ${join(tmpdir(), `salon-rules-cache-${process.getuid()}`)}`,
         this.extraConfig, '',
       ].join('\n'));
     }
@@ -97,7 +103,7 @@ export class Salon {
     child.stdout.on('data', (d) => { this.log += d; });
     child.stderr.on('data', (d) => { this.log += d; });
     this.exited = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })));
-    await waitListening(this.url, child, 10000);
+    await waitListening(this.url, child, this.startTimeoutMs);
     return this;
   }
 
@@ -220,4 +226,21 @@ let seq = 0;
 export function nick(base) {
   seq++;
   return `${base}${seq}${Math.floor(Math.random() * 900 + 100)}`.slice(0, 30);
+}
+
+// A staff session through the API (docs/moderation.md), on a browser
+// context's request object (its own cookie jar): the CSRF token of the
+// login goes with every POST and DELETE. Logins are limited per address,
+// so open one per file and reuse it.
+export async function staffApi(context, name, password) {
+  const req = context.request;
+  const res = await req.post('/api/v1/staff/login', { data: { name, password } });
+  if (res.status() !== 200) throw new Error(`staff login: ${res.status()} ${await res.text()}`);
+  const { csrf } = await res.json();
+  const headers = { 'X-CSRF-Token': csrf };
+  return {
+    get: (path) => req.get(path),
+    post: (path, data) => req.post(path, { data, headers }),
+    delete: (path, data) => req.delete(path, { data, headers }),
+  };
 }

@@ -104,7 +104,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
   await say(r.page, 'Bonjour tout le monde !');
   await say(o.page, 'salut, tu es jolie ? donne ton numéro');
   await say(r.page, 'Non merci, je ne suis pas là pour ça.');
-  const bad = `je sais où tu habites <b>fais attention</b> ${Math.floor(Math.random() * 1e6)}`;
+  const bad = `tu vas le regretter <b>fais attention</b> ${Math.floor(Math.random() * 1e6)}`;
   await say(o.page, bad);
   const row = messageRow(r.page, bad);
   await row.waitFor();

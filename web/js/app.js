@@ -40,6 +40,8 @@ const state = {
   notify: false,
   modNotes: [],         // statements of reasons received (docs/moderation.md)
   banned: false,        // a BAN statement or a 465 was received
+  tipReports: [],       // nicks reported from a safety tip, awaiting NOTE REPORT RECEIVED
+  lastJoin: null,       // {key, at}: the last room asked for, for its refusal
 };
 
 // ---------------------------------------------------------------- storage
@@ -143,6 +145,86 @@ function showUnderage(code) {
   box.focus();
 }
 
+// Errors are {"error": {"code", "field", "message", …}} (docs/api.md);
+// pow_required adds "challenge" and "bits".
+function apiError(body) {
+  const e = (body && body.error) || {};
+  return { ...e, bits: Number(e.bits) };
+}
+
+// Proof of work under lockdown (docs/api.md, "challenge"): the first
+// nonce, counting up from 0, whose SHA-256(challenge + ":" + nonce) starts
+// with `bits` zero bits. Digests are asked in batches (the browser computes
+// them off the main thread) and the page yields between batches, so it
+// stays responsive and can show progress.
+const POW_BATCH = 256;
+const POW_MAX_BITS = 32;
+
+function leadingZeroBits(bytes) {
+  let n = 0;
+  for (const byte of bytes) {
+    if (byte === 0) { n += 8; continue; }
+    return n + Math.clz32(byte) - 24;
+  }
+  return n;
+}
+
+async function solvePow(challenge, bits, onProgress) {
+  if (!(bits >= 0 && bits <= POW_MAX_BITS) || !window.crypto || !crypto.subtle) return null;
+  const enc = new TextEncoder();
+  const prefix = `${challenge}:`;
+  // 2^(bits+6) tries find one with near certainty; past that, give up.
+  const limit = 2 ** Math.min(bits + 6, 40);
+  let lastYield = performance.now();
+  for (let base = 0; base < limit; base += POW_BATCH) {
+    const batch = [];
+    for (let i = 0; i < POW_BATCH; i++) batch.push(crypto.subtle.digest('SHA-256', enc.encode(prefix + (base + i))));
+    const digests = await Promise.all(batch);
+    for (let i = 0; i < POW_BATCH; i++) {
+      if (leadingZeroBits(new Uint8Array(digests[i])) >= bits) return String(base + i);
+    }
+    if (performance.now() - lastYield > 80) {
+      onProgress(base + POW_BATCH, 2 ** bits);
+      await new Promise((r) => setTimeout(r, 0));
+      lastYield = performance.now();
+    }
+  }
+  return null;
+}
+
+// "Checking your browser… 40 %": the chance that the search is over by
+// now, which is what a person wants to know.
+function showPowProgress(tries, expected) {
+  const box = $('entry-pow');
+  const pct = expected ? Math.min(99, Math.floor(100 * (1 - Math.exp(-tries / expected)))) : 0;
+  box.hidden = false;
+  $('entry-pow-text').textContent = t('pow_checking', { pct });
+  $('entry-pow-bar').value = pct;
+}
+
+function hidePow() {
+  $('entry-pow').hidden = true;
+  $('entry-pow-text').textContent = '';
+}
+
+// Posts the entry, solving the proof of work the server asks for under
+// lockdown (a challenge is single-use and lives 5 minutes: a refused proof
+// gets a fresh challenge, tried again a few times).
+async function postSession(body) {
+  let res = await api('POST', '/api/v1/session', body);
+  for (let round = 0; round < 3; round++) {
+    const err = apiError(res.body);
+    if (res.status !== 403 || err.code !== 'pow_required' || !err.challenge) return res;
+    showPowProgress(0, 2 ** (err.bits || 0));
+    const nonce = await solvePow(err.challenge, err.bits, showPowProgress);
+    if (nonce === null) return { status: -1, body: null };
+    $('entry-pow-text').textContent = t('pow_done');
+    $('entry-pow-bar').value = 100;
+    res = await api('POST', '/api/v1/session', { ...body, pow: `${err.challenge}:${nonce}` });
+  }
+  return res;
+}
+
 async function submitEntry(ev) {
   ev.preventDefault();
   clearEntryErrors();
@@ -163,15 +245,29 @@ async function submitEntry(ev) {
   const age = /^\d+$/.test(ageText) ? Number(ageText) : ageText;
   const button = $('entry-submit');
   button.disabled = true;
-  const res = await api('POST', '/api/v1/session', {
+  const res = await postSession({
     nick, age, gender, region, show_region: $('f-show-region').checked, accept_rules: true,
   });
   button.disabled = false;
+  hidePow();
   if (res.status === 201 && res.body && res.body.ticket) {
     enterChat(res.body);
     return;
   }
-  const err = (res.body && res.body.error) || {};
+  if (res.status === -1) { entryError('pow_failed', null); return; }
+  const err = apiError(res.body);
+  if (err.code === 'nick_refused') {
+    // A rule refused the pseudonym: its reason, next to the field.
+    entryError('nick_refused', 'nick');
+    $('e-nick').textContent = t('err_nick_refused', { reason: err.message || '' });
+    return;
+  }
+  if (err.code === 'closed') {
+    entryError('closed', null);
+    $('e-form').textContent = `${t('err_closed')} ${err.message || ''}`.trim();
+    return;
+  }
+  if (err.code === 'pow_required') { entryError('pow_failed', null); return; }
   if (err.code === 'underage' || err.code === 'age_locked') {
     showUnderage(err.code);
     return;
@@ -217,7 +313,7 @@ function getBuffer(name, kind, create = true) {
   if (b || !create) return b || null;
   b = {
     key, name, kind, messages: [], ids: new Set(), unread: 0, joined: false,
-    members: new Map(), topic: '', declined: false,
+    members: new Map(), topic: '', declined: false, slow: 0, sent: [],
     log: h('div', { className: 'log', role: 'log', hidden: true, tabindex: '0' }),
     item: null,
   };
@@ -305,7 +401,10 @@ function switchTo(key, byUser) {
 function renderBufferHead(b) {
   const topic = $('buffer-topic');
   topic.textContent = '';
-  if (b.kind === 'room') appendLinkified(topic, b.topic || '');
+  if (b.kind === 'room') {
+    if (b.slow) topic.append(h('span', { className: 'slow' }, t('slow_mode', { n: b.slow })), b.topic ? ' · ' : '');
+    appendLinkified(topic, b.topic || '');
+  }
   else {
     const p = state.profiles.get(fold(b.name));
     topic.textContent = p ? `${t('private')} · ${profileText(p)}` : t('private');
@@ -324,8 +423,17 @@ function isAtBottom(el) {
   return el.scrollHeight - el.scrollTop - el.clientHeight < 40;
 }
 
-// m: {id, time (Date), nick, text, kind: 'msg'|'action'|'notice'|'system', self}
-function addMessage(b, m, { history = false } = {}) {
+// Lines the page draws itself around messages (docs/web.md, "Automatic
+// protection"): none counts as unread.
+const LOCAL_KINDS = new Set(['system', 'refused', 'held', 'warn', 'tip']);
+
+// m: {id, time (Date), nick, text, kind: 'msg'|'action'|'notice'|LOCAL_KINDS, self}
+// A live line goes after everything shown, in the order the server sent
+// it: a warning the server sends just before a message must stay before
+// it even when the two clocks disagree. History (and a redraw, append)
+// goes where its time says: it arrives after live lines, and a reconnect
+// interleaves.
+function addMessage(b, m, { history = false, append = false } = {}) {
   if (m.id) {
     if (b.ids.has(m.id)) return;
     b.ids.add(m.id);
@@ -333,10 +441,8 @@ function addMessage(b, m, { history = false } = {}) {
   const el = renderMessage(b, m);
   m.el = el;
   const stick = isAtBottom(b.log) || b.log.hidden;
-  // Keep time order: history arrives after live lines and a reconnect can
-  // interleave, so insert where the time says.
   let i = b.messages.length;
-  while (i > 0 && b.messages[i - 1].time > m.time) i--;
+  while (history && !append && i > 0 && b.messages[i - 1].time > m.time) i--;
   if (i === b.messages.length) b.log.append(el);
   else b.log.insertBefore(el, b.messages[i].el);
   b.messages.splice(i, 0, m);
@@ -345,7 +451,7 @@ function addMessage(b, m, { history = false } = {}) {
     old.el.remove();
   }
   if (stick) b.log.scrollTop = b.log.scrollHeight;
-  if (history || m.self || m.kind === 'system') return;
+  if (history || m.self || LOCAL_KINDS.has(m.kind)) return;
   const visible = state.active === b.key && !document.hidden;
   if (!visible) {
     b.unread++;
@@ -365,9 +471,11 @@ function systemLine(b, text) {
 
 function renderMessage(b, m) {
   const time = h('time', { datetime: m.time.toISOString(), className: 'time' }, formatTime(m.time, lang()));
-  if (m.kind === 'system') {
+  if (m.kind === 'system' && !m.code) {
     return h('div', { className: 'msg system' }, time, h('span', { className: 'body' }, h('span', { className: 'text' }, m.text)));
   }
+  if (m.kind === 'tip') return renderTip(b, m, time);
+  if (LOCAL_KINDS.has(m.kind)) return renderProtectLine(m, time);
   const nickBtn = h('button', { type: 'button', className: 'nick', onclick: () => openUserCard(m.nick) }, m.nick);
   nickBtn.style.color = nickColor(m.nick);
   const bdg = badge(state.profiles.get(fold(m.nick)));
@@ -394,6 +502,138 @@ function learnProfile(nick, realname) {
     for (const el of b.log.querySelectorAll('.badge[hidden]')) {
       if (el.dataset.nick === key) fillBadge(el, p);
     }
+  }
+}
+
+// ---------------------------------------------------------------- chat: automatic protection
+
+// Lines of the automatic protection (docs/web.md): a refusal, a message
+// held for review, a warning about the other person. The label is the
+// page's (translated by the server's code); the explanation is the
+// server's text, as is; the quote is what the person had typed. A warning
+// is the server's text alone: it is written to stand on its own.
+const SYMBOL = { refused: '⛔', held: '⏳', warn: '⚠' };
+
+function protectLabel(m) {
+  const byCode = `lbl_${(m.code || '').toLowerCase()}`;
+  if (m.code && t(byCode) !== byCode) return t(byCode);
+  const byKind = `lbl_${m.kind}`;
+  return t(byKind) !== byKind ? t(byKind) : '';
+}
+
+function renderProtectLine(m, time) {
+  const label = protectLabel(m);
+  return h('div', { className: `msg protect ${m.kind}` }, time,
+    h('span', { className: 'body' },
+      SYMBOL[m.kind] && !m.text.startsWith(SYMBOL[m.kind])
+        ? h('span', { className: 'symbol', 'aria-hidden': 'true' }, `${SYMBOL[m.kind]} `) : null,
+      label ? h('strong', { className: 'label' }, label) : null, label ? ' ' : null,
+      h('span', { className: 'text' }, m.text),
+      m.quote ? h('span', { className: 'quote' }, ` ${t('quote', { text: m.quote })}`) : null));
+}
+
+// The safety tip: a card in the private conversation, with one button that
+// leaves, blocks and reports, and a link that only hides the card.
+let tipSeq = 0;
+function renderTip(b, m, time) {
+  const id = `tip-${++tipSeq}`;
+  return h('div', { className: 'msg tip', role: 'group', 'aria-labelledby': id }, time,
+    h('div', { className: 'tip-card' },
+      h('p', { className: 'tip-title', id },
+        h('span', { 'aria-hidden': 'true' }, '🛡 '), t('tip_title', { nick: m.nick })),
+      h('p', { className: 'tip-text' }, m.text),
+      h('div', { className: 'tip-actions' },
+        h('button', { type: 'button', className: 'tip-leave', onclick: () => leaveBlockReport(m.nick) },
+          t('tip_leave'), h('span', { className: 'sr-only' }, ` (${m.nick})`)),
+        h('button', { type: 'button', className: 'link-btn tip-dismiss', onclick: () => dismissTip(b, m) },
+          t('tip_dismiss'), h('span', { className: 'sr-only' }, ` ${t('tip_title', { nick: m.nick })}`)))));
+}
+
+function removeLine(b, m) {
+  const i = b.messages.indexOf(m);
+  if (i >= 0) b.messages.splice(i, 1);
+  if (m.el) m.el.remove();
+}
+
+function dismissTip(b, m) {
+  removeLine(b, m);
+  if (state.active === b.key) $('composer-input').focus();
+}
+
+function addTip(nick, text) {
+  const b = getBuffer(nick, 'pm');
+  for (const old of b.messages.filter((x) => x.kind === 'tip')) removeLine(b, old);
+  addMessage(b, { time: new Date(), kind: 'tip', nick, text, self: false });
+  if (state.active !== b.key || document.hidden) announce(t('announce_tip', { nick }));
+}
+
+// "Leave, block and report", in one click (the spec of the tip): the
+// page's own ignore, a report to the moderators, the tab closed. The
+// server's answer to REPORT completes the confirmation.
+function leaveBlockReport(nick) {
+  if (state.connState !== 'registered') { systemLine(null, t('offline')); return; }
+  ignore(nick);
+  state.conn.raw(`REPORT ${nick} child_safety :Safety tip: conversation reported from the tip`);
+  state.tipReports.push(nick);
+  const b = getBuffer(nick, 'pm', false);
+  if (b) removeBuffer(b);
+  setStatusNote(t('tip_done', { nick }));
+  announce(t('tip_done', { nick }));
+  if (!PHONE.matches) $('composer-input').focus();
+}
+
+function localLine(b, m) {
+  if (!b) { systemLine(null, `${protectLabel(m)} ${m.text}`.trim()); return; }
+  addMessage(b, { time: new Date(), nick: '', self: false, ...m });
+}
+
+// Texts sent and not yet answered, per conversation, oldest first: the
+// server answers each PRIVMSG in order (an echo, or a refusal, or a note
+// that it is held), so a refusal is about the oldest one still waiting.
+const SENT_KEPT_MS = 60000;
+
+function rememberSent(b, text) {
+  b.sent.push({ text, at: Date.now() });
+  if (b.sent.length > 20) b.sent.shift();
+}
+
+function takeSent(b) {
+  if (!b) return '';
+  while (b.sent.length && Date.now() - b.sent[0].at > SENT_KEPT_MS) b.sent.shift();
+  const x = b.sent.shift();
+  return x ? x.text : '';
+}
+
+function echoed(b, text) {
+  const i = b.sent.findIndex((x) => x.text === text);
+  if (i >= 0) b.sent.splice(i, 1);
+}
+
+// The conversation a line about target belongs to: its room, or the
+// private conversation with that person (opened if need be).
+function targetBuffer(target) {
+  if (!target || target === '*') return null;
+  return isChannel(target) ? getBuffer(target, 'room', false) : getBuffer(target, 'pm');
+}
+
+// Channel modes the page follows: +W <seconds> is slow mode (docs/protocol.md).
+// args are the mode arguments in order; the membership modes o and v
+// change prefixes.
+function applyModes(b, modes, args, { live }) {
+  let add = true;
+  let arg = 0;
+  for (const c of modes || '') {
+    if (c === '+' || c === '-') { add = c === '+'; continue; }
+    if ('ov'.includes(c)) {
+      const m = b.members.get(fold(args[arg] || ''));
+      const sym = c === 'o' ? '@' : '+';
+      if (m) m.prefix = add ? (m.prefix.includes(sym) ? m.prefix : sym + m.prefix) : m.prefix.replace(sym, '');
+      arg++;
+    } else if (c === 'W') {
+      const n = add ? Number(args[arg++]) || 0 : 0;
+      if (n !== b.slow && live) systemLine(b, n ? t('slow_on', { n }) : t('slow_off'));
+      b.slow = n;
+    } else if ('bk'.includes(c) || (c === 'l' && add)) arg++;
   }
 }
 
@@ -478,6 +718,7 @@ function onIrc(msg) {
         save();
         if (state.conn.has('draft/chathistory')) state.conn.raw(`CHATHISTORY LATEST ${room} * ${HISTORY_LINES}`);
         state.conn.raw(`WHO ${room}`);
+        state.conn.raw(`MODE ${room}`);
         if (state.pendingJoin === b.key || !state.active) {
           state.pendingJoin = null;
           switchTo(b.key, true);
@@ -543,20 +784,23 @@ function onIrc(msg) {
     case 'MODE': {
       const b = isChannel(p[0]) ? getBuffer(p[0], 'room', false) : null;
       if (!b) return;
-      let add = true;
-      let arg = 2;
-      for (const c of p[1] || '') {
-        if (c === '+' || c === '-') { add = c === '+'; continue; }
-        if ('ov'.includes(c)) {
-          const m = b.members.get(fold(p[arg] || ''));
-          const sym = c === 'o' ? '@' : '+';
-          if (m) m.prefix = add ? (m.prefix.includes(sym) ? m.prefix : sym + m.prefix) : m.prefix.replace(sym, '');
-          arg++;
-        } else if ('bkl'.includes(c) && (add || c !== 'l')) arg++;
-      }
+      applyModes(b, p[1], p.slice(2), { live: true });
       membersChanged(b);
       return;
     }
+    case '324': {
+      // <me> <room> <modes> [args...]: the answer to MODE <room> on join.
+      const b = getBuffer(p[1] || '', 'room', false);
+      if (!b) return;
+      b.slow = 0;
+      applyModes(b, p[2], p.slice(3), { live: false });
+      if (state.active === b.key) renderBufferHead(b);
+      return;
+    }
+    case '432':
+      // <me or *> <nick> :<reason>: a nick refused, by syntax or by a rule.
+      systemLine(null, t('nick_refused', { nick: p[1] || '', reason: last }));
+      return;
     case 'TOPIC': {
       const b = getBuffer(p[0], 'room', false);
       if (!b) return;
@@ -625,6 +869,7 @@ function onIrc(msg) {
         state.requests.delete(b.key);
         renderRequests();
       }
+      if (fromMe && !inHistory) echoed(b, m.text);
       addMessage(b, m, { history: inHistory });
       return;
     }
@@ -653,11 +898,14 @@ function onIrc(msg) {
       return;
     case '401': {
       const b = getBuffer(p[1], 'pm', false);
+      takeSent(b);
       systemLine(b, t('no_such_nick', { nick: p[1] }));
       return;
     }
     case '403': case '405': case '471': case '473': case '474': case '475': case '479': {
       const key = fold(p[1] || '');
+      // A room awaiting review said so already (FAIL JOIN ROOM_PENDING_REVIEW).
+      if (state.joinRefused && state.joinRefused.key === key && Date.now() - state.joinRefused.at < 10000) return;
       const text = t(`join_${msg.command}`, { room: p[1] }) !== `join_${msg.command}`
         ? t(`join_${msg.command}`, { room: p[1] }) : last;
       if (state.pendingJoin === key) {
@@ -672,9 +920,12 @@ function onIrc(msg) {
       systemLine(null, text);
       return;
     }
-    case '404':
-      systemLine(getBuffer(p[1], 'room', false), t('cannot_send', { room: p[1] }));
+    case '404': {
+      const b = getBuffer(p[1], 'room', false);
+      takeSent(b);
+      systemLine(b, t('cannot_send', { room: p[1] }));
       return;
+    }
     case '465': {
       // Refused at registration by a ban; the text names the ban and the
       // appeal route, and an ERROR follows (the "removed" state).
@@ -707,9 +958,11 @@ function standardReply(msg) {
     const nick = ctx[0] || '';
     const b = getBuffer(nick, 'pm');
     if (code === 'PM_DECLINED') b.declined = true;
+    else takeSent(b);
     systemLine(b, t(`note_${code.toLowerCase()}`, { nick }));
     return;
   }
+  if (protectionReply(msg.command, command, code, ctx, description)) return;
   if (command === 'PRIVMSG' && code === 'PM_ACCEPTED') {
     const nick = ctx[0] || '';
     systemLine(getBuffer(nick, 'pm'), t('note_pm_accepted', { nick }));
@@ -755,6 +1008,89 @@ function standardReply(msg) {
   if (command === 'CHATHISTORY' && msg.command === 'FAIL') return; // history is a nicety
   const target = ctx[0] && state.buffers.get(fold(ctx[0]));
   systemLine(target || null, description || `${command} ${code}`);
+}
+
+// The server's fixed protection texts come in English; the page shows its
+// own words for them (srv_<CODE> in i18n.js), and the server's text for
+// anything else (a rule's reason is written in its pack's language).
+function fixedText(code, description) {
+  const key = `srv_${code}`;
+  const s = t(key);
+  return s === key ? description : s;
+}
+
+// The automatic protection's replies (docs/web.md). Returns true when the
+// line was one of them.
+function protectionReply(kind, command, code, ctx, rawDescription) {
+  const description = kind === 'NOTE' ? fixedText(code, rawDescription) : rawDescription;
+  if (command === 'PRIVMSG' && kind === 'FAIL') {
+    // FAIL PRIVMSG <CODE> <target> :<reason>: blocked by a rule, muted,
+    // slow mode, flood and spam checks, first-contact budget, restricted.
+    const b = targetBuffer(ctx[0]);
+    localLine(b, { kind: 'refused', code, text: description, quote: takeSent(b) });
+    return true;
+  }
+  if (command === 'PRIVMSG' && code === 'HELD_FOR_REVIEW') {
+    const b = targetBuffer(ctx[0]);
+    localLine(b, { kind: 'held', code, text: description, quote: takeSent(b) });
+    return true;
+  }
+  if (command === 'PRIVMSG' && ['RELEASED', 'PM_RESTRICTED', 'PM_UNRESTRICTED'].includes(code)) {
+    // A held message went out; new private conversations restricted, or
+    // allowed again. About a conversation, or (*) about the person.
+    const b = ctx[0] && ctx[0] !== '*' ? targetBuffer(ctx[0]) : state.buffers.get(state.active) || null;
+    localLine(b, { kind: code === 'PM_RESTRICTED' ? 'refused' : 'system', code, text: description });
+    return true;
+  }
+  if (command === 'JOIN' && code === 'ROOM_APPROVED') {
+    localLine(getBuffer(ctx[0] || '', 'room', false), { kind: 'system', code, text: description });
+    return true;
+  }
+  if (command === 'PRIVMSG' && code === 'OFF_PLATFORM') {
+    // To the recipient, just before the message it is about.
+    localLine(targetBuffer(ctx[0]), { kind: 'warn', code, text: description });
+    return true;
+  }
+  if (command === 'PRIVMSG' && code === 'OFF_PLATFORM_SENT') {
+    const b = targetBuffer(ctx[0]);
+    if (b) addMessage(b, { time: new Date(), nick: '', self: false, kind: 'system', text: description });
+    return true;
+  }
+  if (command === 'SAFETY' && code === 'TIP' && ctx[0]) {
+    addTip(ctx[0], description);
+    return true;
+  }
+  if (command === 'JOIN' && code === 'ROOM_PENDING_REVIEW') {
+    const room = ctx[0] || '';
+    const key = fold(room);
+    if (kind === 'NOTE') {
+      localLine(getBuffer(room, 'room'), { kind: 'held', code, text: description });
+      return true;
+    }
+    // Refused: shown where join errors are, and the 403 that follows is quiet.
+    state.joinRefused = { key, at: Date.now() };
+    const asked = state.pendingJoin === key || (state.lastJoin && state.lastJoin.key === key);
+    if (state.pendingJoin === key) state.pendingJoin = null;
+    if (asked) {
+      const e = $('e-room');
+      e.textContent = t('join_pending_review', { room, text: description });
+      e.hidden = false;
+      setDrawer(true);
+    }
+    state.wantRooms.delete(key);
+    save();
+    systemLine(null, t('join_pending_review', { room, text: description }));
+    return true;
+  }
+  if (command === 'REPORT' && state.tipReports.length) {
+    const nick = state.tipReports.shift();
+    const text = kind === 'NOTE' && code === 'RECEIVED'
+      ? t('tip_done_id', { nick, id: ctx[0] || '?' }) : t('tip_report_failed', { nick, why: description });
+    setStatusNote(text);
+    announce(text);
+    return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- requests, settings, dialogs
@@ -1108,6 +1444,7 @@ function sendText(b, text, action = false) {
   for (const piece of splitUtf8(clean(text), TEXT_BYTES)) {
     const body = action ? `\x01ACTION ${piece}\x01` : piece;
     state.conn.raw(`PRIVMSG ${b.name} :${body}`);
+    rememberSent(b, piece);
     if (!state.conn.has('echo-message')) {
       addMessage(b, { time: new Date(), nick: state.conn.nick, text: piece, kind: action ? 'action' : 'msg', self: true });
     }
@@ -1127,6 +1464,7 @@ function joinRoom(name) {
   const b = state.buffers.get(fold(room));
   if (b && b.joined) { switchTo(b.key, true); return true; }
   state.pendingJoin = fold(room);
+  state.lastJoin = { key: fold(room), at: Date.now() };
   state.conn.raw(`JOIN ${room}`);
   return true;
 }
@@ -1329,7 +1667,7 @@ function relabel() {
     b.log.textContent = '';
     b.messages = [];
     b.ids.clear();
-    for (const m of keep) addMessage(b, m, { history: true });
+    for (const m of keep) addMessage(b, m, { history: true, append: true });
   }
   renderMe();
   renderDirectory();

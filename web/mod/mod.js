@@ -17,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 const POLL_MS = 10000;               // queue refresh (the brief: every 10 s)
 const WATCH_MS = 5000;               // a watched room's refresh (issue 4: every 5 s)
 const SEARCH_SHOWN = 300;            // results drawn at most; the count says how many matched
-const VIEWS = ['queue', 'rooms', 'search', 'audit'];
+const VIEWS = ['queue', 'rooms', 'search', 'rules', 'audit'];
 const NARROW = window.matchMedia('(max-width: 899px)');
 
 // docs/moderation.md, "Reports": categories and severities.
@@ -31,6 +31,13 @@ const MUTE_DURATIONS = [600, 3600, 86400, 604800];
 const BAN_DURATIONS = [3600, 86400, 604800, 2592000, 0];
 // Actions aimed at a session (docs/moderation.md, "Actions").
 const ON_SESSION = new Set(['warn', 'mute', 'kick', 'ban']);
+// Automatic protection (docs/web.md): what a rule does, weakest first;
+// what it reads; the risk signals it may carry; how it reads the text.
+const RULE_ACTIONS = ['none', 'warn', 'flag', 'restrict', 'mute', 'hold', 'block'];
+const RULE_READS = ['room', 'private', 'nick', 'room_name', 'topic', 'away'];
+const RULE_SIGNALS = ['age_probe', 'school', 'secrecy', 'off_platform', 'photo', 'meeting', 'gift', 'sexual'];
+const RULE_VIEWS = ['folded', 'plain'];
+const CUSTOM_ID = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 
 const state = {
   staff: null,          // {name, role}
@@ -50,6 +57,12 @@ const state = {
   watchTimer: null,
   watchTicket: 0,
   search: null,         // {messages, q, total}: the last search's answer
+  rules: null,          // {version, list}: GET /api/v1/mod/rules
+  rulesNew: '',         // id of the rule just added, marked in the list
+  rulesPending: new Map(), // id -> true (on) / false (off) / null (deleted) until compiled
+  rulesWait: 0,         // ticket of the wait for a new rule set
+  lockdown: null,       // {level, bits}: GET /api/v1/mod/lockdown
+  lockdownEdited: false, // the moderator touched the level: polling leaves it
 };
 
 // ---------------------------------------------------------------- HTTP
@@ -170,6 +183,9 @@ function showLogin(notice) {
   $('search-results-title').hidden = true;
   $('search-status').textContent = '';
   $('dash').hidden = true;
+  $('lockdown-banner').hidden = true;
+  state.lockdown = null;
+  state.rules = null;
   $('tabs').hidden = true;
   $('logout').hidden = true;
   $('who').hidden = true;
@@ -193,6 +209,7 @@ function showDash() {
   renderWho();
   setView('queue');
   loadQueue();
+  loadLockdown();
   startPolling();
 }
 
@@ -211,6 +228,7 @@ function setView(view, opts = {}) {
   $('detail').hidden = view !== 'queue';
   $('rooms-view').hidden = view !== 'rooms';
   $('search-view').hidden = view !== 'search';
+  $('rules-view').hidden = view !== 'rules';
   $('audit').hidden = view !== 'audit';
   for (const v of VIEWS) {
     $('dash').classList.toggle(`view-${v}`, v === view);
@@ -229,6 +247,10 @@ function setView(view, opts = {}) {
     stopWatchTimer();
   }
   if (view === 'search' && !state.rooms.length) loadRooms();
+  if (view === 'rules') {
+    loadRules();
+    loadLockdown();
+  }
   if (view === 'audit') loadAudit();
 }
 
@@ -289,6 +311,7 @@ function startPolling() {
   stopPolling();
   state.timer = setInterval(() => {
     if (document.hidden || !state.staff) return;
+    loadLockdown();
     if (state.view === 'queue') loadQueue();
     else if (state.view === 'rooms') loadRooms();
   }, POLL_MS);
@@ -363,7 +386,9 @@ function renderQueue() {
         h('span', { className: 'ri-id' }, `#${r.id}`), ' ', catBadge(r.category), ' ',
         h('span', { className: 'ri-when' }, ago(when))),
       h('span', { className: 'ri-sub' },
-        [r.reporter_nick ? m('by', { nick: r.reporter_nick }) : '', r.where ? m('in_where', { where: whereText(r.where) }) : '']
+        [r.reporter_nick ? m('by', { nick: reporterText(r.reporter_nick) }) : '',
+          r.where ? m('in_where', { where: whereText(r.where) }) : '',
+          ruleOf(r) ? m('by_rule', { name: ruleOf(r).name || ruleOf(r).id }) : '']
           .filter(Boolean).join(' · ')),
       r.comment ? h('span', { className: 'ri-comment' }, `« ${String(r.comment).slice(0, 120)} »`) : null);
       return h('li', null, btn);
@@ -435,6 +460,10 @@ async function openReport(id) {
   $('dash').classList.add('show-detail');
   $('af-result').textContent = '';
   $('af-result').className = 'act-result';
+  $('pp-result').textContent = '';
+  $('pp-result').className = 'act-result';
+  $('pp-reason').value = '';
+  fieldError('e-pp-reason', 'pp-reason', '');
   await loadReport(id, true);
 }
 
@@ -470,11 +499,15 @@ function renderReport(keepForm) {
   row('m_reported', reportedNick, r.reported ? h('span', { className: 'muted small mono' }, ` ${r.reported}`) : null);
   row('m_category', catBadge(r.category), ' ', h('span', { className: 'small muted' }, m('severity', { n: sevOf(r) })));
   row('m_time', timeEl(timeOf(r), true), ' ', h('span', { className: 'small muted' }, ago(timeOf(r))));
-  if (r.reporter_nick) row('m_reporter', String(r.reporter_nick));
+  if (r.reporter_nick) row('m_reporter', reporterText(r.reporter_nick));
+  const rule = ruleOf(r);
+  if (rule) row('m_rule', rule.name || rule.id, rule.name && rule.id ? h('span', { className: 'muted small mono' }, ` ${rule.id}`) : null);
+  if (hasRisk(r)) row('m_risk', h('strong', { className: 'risk' }, String(r.risk)));
   row('m_where', whereText(r.where));
   if (r.status) row('m_status', m(`st_${r.status}`) === `st_${r.status}` ? String(r.status) : m(`st_${r.status}`));
   row('m_comment', r.comment ? h('span', { className: 'comment' }, String(r.comment)) : m('no_comment'));
 
+  renderProtect(r);
   renderEvidence(r);
   renderProfile(r);
   renderHistory(r);
@@ -1224,6 +1257,553 @@ function openFromSearch(x) {
   watchRoom(x.room, { highlight: x.msgid });
 }
 
+// ---------------------------------------------------------------- reports made by rules
+
+// docs/web.md: a rule's report says "(automatic)" as its reporter, names
+// the rule, and may carry a held message, a room awaiting approval, or the
+// risk score of a conversation.
+function reporterText(nick) {
+  return nick === '(automatic)' ? m('auto_reporter') : String(nick);
+}
+
+function ruleOf(r) {
+  return r && r.rule && typeof r.rule === 'object' && (r.rule.id || r.rule.name) ? r.rule : null;
+}
+
+function hasRisk(r) {
+  return r.risk !== undefined && r.risk !== null && r.risk !== '';
+}
+
+function heldOf(r) {
+  return r.held && typeof r.held === 'object' ? r.held : null;
+}
+
+function renderProtect(r) {
+  const box = $('protect');
+  const held = heldOf(r);
+  const room = r.pending_room ? String(r.pending_room) : '';
+  box.hidden = !held && !room && !hasRisk(r);
+  const facts = $('protect-facts');
+  const buttons = $('protect-buttons');
+  facts.textContent = '';
+  buttons.textContent = '';
+  if (box.hidden) return;
+  if (held) {
+    const st = String(held.state || 'held');
+    const where = held.kind === 'private' ? m('held_private', { target: String(held.target || '?') })
+      : m('held_room', { target: String(held.target || '?') });
+    facts.append(h('div', { className: `held-box held-${st}` },
+      h('p', { className: 'held-head' }, h('strong', null, m('held_title')), ' ',
+        h('span', { className: 'held-state' }, m(`held_${st}`) === `held_${st}` ? st : m(`held_${st}`)), ' ',
+        h('span', { className: 'small muted' }, where)),
+      h('p', { className: 'held-text' }, String(held.text ?? ''))));
+    if (st === 'held') {
+      buttons.append(protectButton('release', 'primary'), protectButton('discard', 'act-danger-soft'));
+    }
+  }
+  if (room) {
+    facts.append(h('p', { className: 'pending-room' }, m('pending_room_text', { room })));
+    if (!r.roomDone) buttons.append(protectButton('approve_room', 'primary', { room }), protectButton('close_room', 'act-danger', { room }));
+  }
+  if (hasRisk(r)) {
+    facts.append(h('p', { className: 'risk-line' }, m('risk_text', { n: r.risk }),
+      r.restricted ? ` ${m('risk_restricted')}` : ''));
+    if (r.reported && !r.liftDone) buttons.append(protectButton('lift_restriction', '', { session: String(r.reported) }));
+  }
+}
+
+function protectButton(action, className, extra = {}) {
+  const label = action === 'close_room' || action === 'approve_room' ? m(`pa_${action}`, { room: extra.room }) : m(`pa_${action}`);
+  return h('button', { type: 'button', className, dataset: { act: action }, onclick: () => protectAction(action, extra) }, label);
+}
+
+// release / discard (the held message, by its report), approve_room and
+// close_room (the room awaiting approval), lift_restriction (the session).
+// A reason is required, as for every action; an open report is closed by it.
+async function protectAction(action, extra) {
+  const r = state.report;
+  if (!r) return;
+  const reason = $('pp-reason').value.trim();
+  fieldError('e-pp-reason', 'pp-reason', '');
+  if (!reason) {
+    fieldError('e-pp-reason', 'pp-reason', m('err_reason_audit'));
+    $('pp-reason').focus();
+    return;
+  }
+  const body = { action, reason, ...extra };
+  if (action === 'release' || action === 'discard' || !r.closed) body.report_id = Number(r.id);
+  if ((action === 'discard' || action === 'close_room') && RULE_OF[r.category]) body.rule = RULE_OF[r.category];
+  const result = $('pp-result');
+  result.className = 'act-result';
+  result.textContent = m('sending');
+  for (const b of $('protect-buttons').querySelectorAll('button')) b.disabled = true;
+  const res = await api('POST', '/api/v1/mod/actions', body);
+  if (!state.staff) return;
+  for (const b of $('protect-buttons').querySelectorAll('button')) b.disabled = false;
+  const id = res.body && (res.body.action_id ?? res.body.id);
+  if (res.status === 200 && id !== undefined && id !== null) {
+    const held = heldOf(r);
+    if (held && action === 'release') held.state = 'released';
+    if (held && action === 'discard') held.state = 'discarded';
+    if (action === 'approve_room' || action === 'close_room') r.roomDone = action;
+    if (action === 'lift_restriction') r.liftDone = true;
+    if (body.report_id !== undefined) {
+      r.closed = true;
+      r.status = 'actioned';
+    }
+    $('pp-reason').value = '';
+    renderReport(true);
+    result.textContent = m('action_done', { id, action: m(`a_${action}`) });
+    result.classList.add('ok');
+    loadQueue();
+    return;
+  }
+  result.textContent = m('action_failed', { why: errorText(res) });
+  result.classList.add('error');
+}
+
+// ---------------------------------------------------------------- lockdown
+
+function lockdownText(l) {
+  return m(`ld_state_${l.level}`) === `ld_state_${l.level}` ? l.level : m(`ld_state_${l.level}`, { bits: l.bits });
+}
+
+async function loadLockdown() {
+  const res = await api('GET', '/api/v1/mod/lockdown');
+  if (!state.staff || res.status !== 200 || !res.body) return;
+  state.lockdown = { level: String(res.body.level || 'off'), bits: Number(res.body.bits) || 0 };
+  renderLockdown();
+}
+
+// The banner stays on every view while entry is not open, so nobody
+// forgets a lockdown on.
+function renderLockdown() {
+  const l = state.lockdown;
+  const on = !!l && l.level !== 'off';
+  const banner = $('lockdown-banner');
+  banner.hidden = !on;
+  banner.dataset.level = l ? l.level : 'off';
+  $('lockdown-banner-text').textContent = on ? m('lockdown_banner', { state: lockdownText(l) }) : '';
+  const st = $('lockdown-state');
+  st.textContent = l ? m('lockdown_now', { state: lockdownText(l) }) : '';
+  st.dataset.level = l ? l.level : '';
+  if (l && !state.lockdownEdited) {
+    for (const r of document.querySelectorAll('input[name=ld-level]')) r.checked = r.value === l.level;
+  }
+}
+
+async function submitLockdown(ev) {
+  ev.preventDefault();
+  const chosen = document.querySelector('input[name=ld-level]:checked');
+  const reason = $('ld-reason').value.trim();
+  fieldError('e-ld-reason', 'ld-reason', '');
+  if (!reason) {
+    fieldError('e-ld-reason', 'ld-reason', m('err_reason_audit'));
+    $('ld-reason').focus();
+    return;
+  }
+  const level = chosen ? chosen.value : 'off';
+  const result = $('ld-result');
+  result.className = 'act-result';
+  result.textContent = m('sending');
+  $('ld-submit').disabled = true;
+  const res = await api('POST', '/api/v1/mod/lockdown', { level, reason });
+  $('ld-submit').disabled = false;
+  if (!state.staff) return;
+  if (res.status === 200 && res.body) {
+    state.lockdown = { level: String(res.body.level || level), bits: Number(res.body.bits) || 0 };
+    state.lockdownEdited = false;
+    $('ld-reason').value = '';
+    renderLockdown();
+    result.textContent = m('lockdown_done', { state: lockdownText(state.lockdown) });
+    result.classList.add('ok');
+    return;
+  }
+  result.textContent = m('action_failed', { why: errorText(res) });
+  result.classList.add('error');
+}
+
+// ---------------------------------------------------------------- rules
+
+function normaliseRules(list) {
+  return (Array.isArray(list) ? list : []).filter((r) => r && r.id).map((r) => ({
+    ...r,
+    id: String(r.id),
+    name: String(r.name ?? ''),
+    category: String(r.category ?? ''),
+    action: String(r.action ?? 'none'),
+    reads: Array.isArray(r.reads) ? r.reads.map(String) : String(r.reads ?? '').split(',').filter(Boolean),
+    origin: String(r.origin ?? ''),
+    enabled: r.enabled !== false,
+  })).sort((a, b) => ruleRank(a) - ruleRank(b) || a.id.localeCompare(b.id));
+}
+
+// The moderators' own rules first, then the packs in the page's language.
+function ruleRank(r) {
+  if (isCustom(r)) return 0;
+  return r.id.startsWith(`${lang()}.`) ? 1 : 2;
+}
+
+// A pack rule's origin is its file under the rules directory ("fr/spam.rules").
+function originText(origin) {
+  return origin === 'dashboard' ? m('origin_dashboard') : origin;
+}
+
+function isCustom(r) {
+  return r.origin === 'dashboard' || r.id.startsWith('custom.');
+}
+
+async function loadRules() {
+  const res = await api('GET', '/api/v1/mod/rules');
+  if (!state.staff) return;
+  const err = $('rules-error');
+  if (res.status !== 200 || !res.body) {
+    if (res.status === 401) return;
+    err.textContent = m('rules_error', { why: errorText(res) });
+    err.hidden = false;
+    return;
+  }
+  err.hidden = true;
+  state.rules = { version: res.body.version, list: normaliseRules(res.body.rules) };
+  fillRuleFilters();
+  renderRules();
+}
+
+// Changes are compiled in the background: the server answers at once and
+// the new rule set (a new version) takes over a few seconds later. Until
+// then the change is shown as pending; the list is read again every second
+// until the version moves past `before`.
+const RULES_WAIT_MS = 90000;
+
+// Whether a list from the server shows every pending change.
+function pendingShown(list) {
+  for (const [id, want] of state.rulesPending) {
+    const r = list.find((x) => x.id === id);
+    if (want === null ? r : !r || r.enabled !== want) return false;
+  }
+  return true;
+}
+
+async function followRuleChange(before, done) {
+  const ticket = ++state.rulesWait;
+  renderRules();
+  const until = Date.now() + RULES_WAIT_MS;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (ticket !== state.rulesWait || !state.staff) return;
+    const res = await api('GET', '/api/v1/mod/rules');
+    if (ticket !== state.rulesWait || !state.staff) return;
+    if (res.status !== 200 || !res.body || !(Number(res.body.version) > Number(before))) continue;
+    const list = normaliseRules(res.body.rules);
+    if (!pendingShown(list)) continue;
+    state.rulesPending.clear();
+    state.rules = { version: res.body.version, list };
+    fillRuleFilters();
+    renderRules();
+    rulesNote(done(res.body.version), true);
+    return;
+  }
+  if (ticket === state.rulesWait) rulesNote(m('rules_slow'), false);
+}
+
+function labelOf(prefix, v) {
+  const s = m(`${prefix}${v}`);
+  return s === `${prefix}${v}` ? String(v) : s;
+}
+
+function fillRuleFilters() {
+  const cats = new Set(Object.keys(SEVERITY));
+  for (const r of (state.rules && state.rules.list) || []) if (r.category) cats.add(r.category);
+  fillSelect($('rf-category'), [option('', m('rf_all')), ...[...cats].map((c) => option(c, catLabel(c)))], true);
+  fillSelect($('rf-action'), [option('', m('rf_all')), ...RULE_ACTIONS.map((a) => option(a, labelOf('ra_', a)))], true);
+  fillSelect($('rf-enabled'), [option('', m('rf_all')), option('on', m('rf_on')), option('off', m('rf_off'))], true);
+}
+
+function ruleShown(r, f) {
+  if (f.category && r.category !== f.category) return false;
+  if (f.action && r.action !== f.action) return false;
+  if (f.enabled === 'on' && !r.enabled) return false;
+  if (f.enabled === 'off' && r.enabled) return false;
+  if (!f.q) return true;
+  const hay = [r.id, r.name, r.keywords, r.regex, r.reason, r.origin, r.signal].filter(Boolean).join('\n').toLowerCase();
+  return hay.includes(f.q);
+}
+
+function ruleFilter() {
+  return { q: $('rf-q').value.trim().toLowerCase(), category: $('rf-category').value,
+    action: $('rf-action').value, enabled: $('rf-enabled').value };
+}
+
+function actionBadge(a) {
+  const strong = ['block', 'hold', 'mute'].includes(a) ? 'sev-crit' : ['restrict', 'flag', 'warn'].includes(a) ? 'sev-high' : 'sev-low';
+  return h('span', { className: `cat ${strong}` }, labelOf('ra_', a));
+}
+
+function renderRules() {
+  const tbody = $('rules-body');
+  const rs = state.rules;
+  const focused = document.activeElement && tbody.contains(document.activeElement)
+    ? [document.activeElement.closest('tr')?.dataset.rule, document.activeElement.dataset.tool] : null;
+  tbody.textContent = '';
+  if (!rs) return;
+  const f = ruleFilter();
+  const shown = rs.list.filter((r) => ruleShown(r, f) && state.rulesPending.get(r.id) !== null);
+  for (const r of shown) {
+    const pattern = r.keywords || r.regex || '';
+    const pending = state.rulesPending.has(r.id);
+    const on = pending ? state.rulesPending.get(r.id) : r.enabled;
+    tbody.append(h('tr', { dataset: { rule: r.id }, className: `${on ? '' : 'rule-off'}${r.id === state.rulesNew ? ' rule-new' : ''}` },
+      h('td', null, h('button', {
+        type: 'button', className: `rule-switch${on ? ' on' : ''}${pending ? ' pending' : ''}`, role: 'switch',
+        'aria-checked': String(on), 'aria-disabled': pending ? 'true' : null, dataset: { tool: 'switch' },
+        onclick: () => { if (!pending) toggleRule(r); },
+      }, h('span', { className: 'switch-track', 'aria-hidden': 'true' }),
+      h('span', { className: 'switch-text' }, m(on ? 'rule_on' : 'rule_off')),
+      pending ? h('span', { className: 'switch-pending' }, m('rule_pending')) : null,
+      h('span', { className: 'sr-only' }, ` ${r.id}`))),
+      h('td', { className: 'rule-cell' },
+        h('span', { className: 'rule-name' }, r.name || r.id),
+        h('span', { className: 'rule-id mono' }, r.id),
+        pattern ? h('span', { className: 'rule-pattern mono', title: pattern },
+          `${r.regex ? m('rule_regex_short') : m('rule_keywords_short')} ${pattern.length > 64 ? `${pattern.slice(0, 64)}…` : pattern}`) : null,
+        isCustom(r) ? h('button', {
+          type: 'button', className: 'link-btn small-btn rule-delete', dataset: { tool: 'delete' }, onclick: () => deleteRule(r),
+        }, m('rule_delete'), h('span', { className: 'sr-only' }, ` ${r.id}`)) : null),
+      h('td', null, r.category ? catBadge(r.category) : ''),
+      h('td', null, actionBadge(r.action)),
+      h('td', { className: 'small reads-cell' }, r.reads.map((x) => labelOf('read_', x)).join(', ')),
+      h('td', { className: 'small mono origin' }, originText(r.origin))));
+  }
+  const on = rs.list.filter((r) => r.enabled).length;
+  $('rules-status').textContent = m('rules_count', { version: rs.version ?? '?', n: rs.list.length, on, shown: shown.length });
+  $('rules-empty').hidden = shown.length > 0;
+  $('rules-table').hidden = shown.length === 0;
+  if (focused && focused[0]) {
+    const again = tbody.querySelector(`tr[data-rule="${CSS.escape(focused[0])}"] [data-tool="${focused[1] || 'switch'}"]`);
+    if (again) again.focus();
+  }
+}
+
+// Focus goes back to the rule's switch after a dialog or a redraw.
+function focusRule(id, tool = 'switch') {
+  const el = $('rules-body').querySelector(`tr[data-rule="${CSS.escape(id)}"] [data-tool="${tool}"]`);
+  if (el) el.focus();
+  else $('rules-title').focus();
+}
+
+// The outcome of the last change (switch, delete, reload), under the
+// version line.
+function rulesNote(text, ok) {
+  const el = $('rules-result');
+  el.textContent = text;
+  el.className = `act-result ${ok ? 'ok' : 'error'}`;
+}
+
+async function toggleRule(r) {
+  const enabling = !r.enabled;
+  const reason = await askReason({
+    title: m(enabling ? 'rd_enable' : 'rd_disable', { id: r.id }),
+    confirm: m(enabling ? 'rd_enable_btn' : 'rd_disable_btn'),
+    danger: !enabling,
+  });
+  if (reason === null) { focusRule(r.id); return; }
+  const before = state.rules ? state.rules.version : 0;
+  const res = await api('POST', `/api/v1/mod/rules/${encodeURIComponent(r.id)}/enabled`, { enabled: enabling, reason });
+  if (!state.staff) return;
+  if (res.status === 200 && res.body) {
+    state.rulesPending.set(r.id, enabling);
+    rulesNote(m('rule_compiling', { id: r.id }), true);
+    followRuleChange(before, (v) => m(enabling ? 'rule_enabled' : 'rule_disabled', { id: r.id, version: v }));
+    focusRule(r.id);
+    return;
+  }
+  rulesNote(m('action_failed', { why: errorText(res) }), false);
+  focusRule(r.id);
+}
+
+async function deleteRule(r) {
+  const reason = await askReason({ title: m('rd_delete', { id: r.id }), confirm: m('rd_delete_btn'), danger: true });
+  if (reason === null) { focusRule(r.id, 'delete'); return; }
+  const before = state.rules ? state.rules.version : 0;
+  const res = await api('DELETE', `/api/v1/mod/rules/${encodeURIComponent(r.id)}`, { reason });
+  if (!state.staff) return;
+  if (res.status === 200) {
+    state.rulesPending.set(r.id, null);
+    rulesNote(m('rule_compiling', { id: r.id }), true);
+    followRuleChange(before, (v) => m('rule_deleted', { id: r.id, version: v }));
+    $('rules-title').focus();
+    return;
+  }
+  rulesNote(m('action_failed', { why: errorText(res) }), false);
+}
+
+async function reloadPacks() {
+  const btn = $('rules-reload');
+  btn.disabled = true;
+  const before = state.rules ? state.rules.version : 0;
+  const res = await api('POST', '/api/v1/mod/rules/reload', {});
+  btn.disabled = false;
+  if (!state.staff) return;
+  if (res.status === 202 || res.status === 200) {
+    rulesNote(m('rules_reloading'), true);
+    followRuleChange(before, (v) => m('rules_reloaded', { version: v }));
+    return;
+  }
+  rulesNote(m('action_failed', { why: errorText(res) }), false);
+}
+
+// The reason dialog: resolves with the reason, or null when cancelled.
+let reasonAnswer = null;
+function askReason({ title, confirm, danger }) {
+  if (reasonAnswer) reasonAnswer(null);
+  return new Promise((resolve) => {
+    reasonAnswer = resolve;
+    $('rd-title').textContent = title;
+    $('rd-confirm').textContent = confirm;
+    $('rd-confirm').className = danger ? 'act-danger' : 'primary';
+    $('rd-reason').value = '';
+    fieldError('e-rd-reason', 'rd-reason', '');
+    $('reason-dialog').showModal();
+    $('rd-reason').focus();
+  });
+}
+
+function answerReason(value) {
+  const answer = reasonAnswer;
+  reasonAnswer = null;
+  if ($('reason-dialog').open) $('reason-dialog').close();
+  if (answer) answer(value);
+}
+
+// ---------------------------------------------------------------- adding a rule
+
+function fillRuleForm() {
+  fillSelect($('nr-category'), [option('', m('choose')), ...Object.keys(SEVERITY).map((c) => option(c, catLabel(c)))], true);
+  fillSelect($('nr-action'), [option('', m('choose')), ...RULE_ACTIONS.map((a) => option(a, `${labelOf('ra_', a)} — ${labelOf('rah_', a)}`))], true);
+  fillSelect($('nr-view'), [option('', m('view_default')), ...RULE_VIEWS.map((v) => option(v, labelOf('view_', v)))], true);
+  fillSelect($('nr-signal'), [option('', m('signal_none')), ...RULE_SIGNALS.map((x) => option(x, labelOf('signal_', x)))], true);
+  const box = $('nr-reads');
+  const checked = new Set([...box.querySelectorAll('input:checked')].map((i) => i.value));
+  if (!box.childElementCount) checked.add('room').add('private');
+  box.textContent = '';
+  for (const r of RULE_READS) {
+    box.append(h('label', null, h('input', { type: 'checkbox', name: 'nr-read', value: r, checked: checked.has(r) }), ' ', labelOf('read_', r)));
+  }
+  updateRuleKind();
+}
+
+function ruleKind() {
+  return (document.querySelector('input[name=nr-kind]:checked') || {}).value || 'keywords';
+}
+
+function updateRuleKind() {
+  const k = ruleKind();
+  $('nr-pattern-label').textContent = m(`nr_pattern_${k}`);
+  $('h-nr-pattern').textContent = m(`nr_pattern_${k}_hint`);
+}
+
+// The pattern as the API takes it: {"keywords": …} or {"regex": …}, with
+// the view when one is chosen.
+function patternBody() {
+  const body = { [ruleKind()]: $('nr-pattern').value.trim() };
+  if ($('nr-view').value) body.view = $('nr-view').value;
+  return body;
+}
+
+async function testRule() {
+  const out = $('nr-test-result');
+  fieldError('e-nr-pattern', 'nr-pattern', '');
+  fieldError('e-nr-test', 'nr-test', '');
+  const text = $('nr-test').value;
+  if (!$('nr-pattern').value.trim()) {
+    fieldError('e-nr-pattern', 'nr-pattern', m('err_pattern_missing'));
+    $('nr-pattern').focus();
+    return;
+  }
+  if (!text.trim()) {
+    fieldError('e-nr-test', 'nr-test', m('err_test_text'));
+    $('nr-test').focus();
+    return;
+  }
+  out.textContent = m('testing');
+  const res = await api('POST', '/api/v1/mod/rules/test', { ...patternBody(), text });
+  if (!state.staff) return;
+  out.textContent = '';
+  out.className = 'test-result';
+  if (res.status !== 200 || !res.body) {
+    out.append(h('p', { className: 'test-verdict bad' }, m('action_failed', { why: errorText(res) })));
+    return;
+  }
+  const b = res.body;
+  if (b.valid === false) {
+    out.classList.add('invalid');
+    out.append(h('p', { className: 'test-verdict bad' }, m('test_invalid', { error: String(b.error || '') })));
+    fieldError('e-nr-pattern', 'nr-pattern', String(b.error || m('test_invalid', { error: '' })));
+    return;
+  }
+  out.classList.add(b.matches ? 'match' : 'nomatch');
+  out.append(
+    h('p', { className: `test-verdict ${b.matches ? 'yes' : 'no'}` },
+      h('span', { 'aria-hidden': 'true' }, b.matches ? '✔ ' : '✘ '), m(b.matches ? 'test_matches' : 'test_no_match')),
+    h('dl', { className: 'meta test-views' },
+      h('div', null, h('dt', null, m('test_plain')), h('dd', { className: 'mono test-plain' }, String(b.plain ?? ''))),
+      h('div', null, h('dt', null, m('test_folded')), h('dd', { className: 'mono test-folded' }, String(b.folded ?? '')))));
+}
+
+async function submitRule(ev) {
+  ev.preventDefault();
+  const fields = ['id', 'name', 'category', 'action', 'reads', 'pattern', 'reason', 'why'];
+  for (const f of fields) fieldError(`e-nr-${f}`, f === 'reads' ? null : `nr-${f}`, '');
+  const suffix = $('nr-id').value.trim().replace(/^custom\./, '');
+  const reads = [...document.querySelectorAll('input[name=nr-read]:checked')].map((i) => i.value);
+  const action = $('nr-action').value;
+  const bad = [];
+  if (!CUSTOM_ID.test(suffix)) bad.push(['id', m('err_rule_id')]);
+  if (!$('nr-name').value.trim()) bad.push(['name', m('err_missing')]);
+  if (!$('nr-category').value) bad.push(['category', m('err_missing')]);
+  if (!action) bad.push(['action', m('err_missing')]);
+  if (!reads.length) bad.push(['reads', m('err_reads')]);
+  if (!$('nr-pattern').value.trim()) bad.push(['pattern', m('err_pattern_missing')]);
+  if (!$('nr-reason').value.trim() && !['none', 'flag'].includes(action)) bad.push(['reason', m('err_rule_reason')]);
+  if (!$('nr-why').value.trim()) bad.push(['why', m('err_reason_audit')]);
+  if (bad.length) {
+    for (const [f, text] of bad) fieldError(`e-nr-${f}`, f === 'reads' ? null : `nr-${f}`, text);
+    const first = bad[0][0];
+    (first === 'reads' ? document.querySelector('input[name=nr-read]') : $(`nr-${first}`)).focus();
+    return;
+  }
+  const body = {
+    id: `custom.${suffix}`, name: $('nr-name').value.trim(), category: $('nr-category').value,
+    reads: reads.join(','), ...patternBody(), action, reason: $('nr-reason').value.trim(),
+    why: $('nr-why').value.trim(),
+  };
+  if ($('nr-signal').value) body.signal = $('nr-signal').value;
+  const result = $('nr-result');
+  result.className = 'act-result';
+  result.textContent = m('sending');
+  $('nr-submit').disabled = true;
+  const before = state.rules ? state.rules.version : 0;
+  const res = await api('POST', '/api/v1/mod/rules', body);
+  $('nr-submit').disabled = false;
+  if (!state.staff) return;
+  if ((res.status === 201 || res.status === 200) && res.body) {
+    const id = String(res.body.id || body.id);
+    result.textContent = m('rule_added', { id });
+    result.classList.add('ok');
+    state.rulesNew = id;
+    state.rulesPending.set(id, true);
+    for (const f of ['nr-id', 'nr-name', 'nr-pattern', 'nr-reason', 'nr-why']) $(f).value = '';
+    $('nr-test-result').textContent = '';
+    rulesNote(m('rule_compiling', { id }), true);
+    followRuleChange(before, (v) => m('rule_in_place', { id, version: v }));
+    return;
+  }
+  const why = errorText(res);
+  if (res.body && res.body.error && res.body.error.code === 'bad_rule') fieldError('e-nr-pattern', 'nr-pattern', why);
+  result.textContent = m('action_failed', { why });
+  result.classList.add('error');
+}
+
 // ---------------------------------------------------------------- audit
 
 async function loadAudit() {
@@ -1279,8 +1859,13 @@ function relabel() {
       if (state.formOwner === 'room') fillActionForm(roomSubject(), true);
     }
     renderSearch();
+    fillRuleFilters();
+    renderRules();
+    renderLockdown();
+    if (state.report) renderProtect(state.report);
     if (state.view === 'audit') loadAudit();
   }
+  fillRuleForm();
 }
 
 function bind() {
@@ -1291,6 +1876,34 @@ function bind() {
   $('tab-audit').addEventListener('click', () => setView('audit'));
   $('tab-rooms').addEventListener('click', () => setView('rooms'));
   $('tab-search').addEventListener('click', () => setView('search'));
+  $('tab-rules').addEventListener('click', () => setView('rules'));
+  $('lockdown-banner-go').addEventListener('click', () => {
+    setView('rules');
+    const chosen = document.querySelector('input[name=ld-level]:checked') || document.querySelector('input[name=ld-level]');
+    chosen.focus();
+  });
+  $('lockdown-form').addEventListener('submit', submitLockdown);
+  $('lockdown-form').addEventListener('change', (ev) => { if (ev.target.name === 'ld-level') state.lockdownEdited = true; });
+  $('rules-refresh').addEventListener('click', loadRules);
+  $('rules-reload').addEventListener('click', reloadPacks);
+  $('rules-filter').addEventListener('input', renderRules);
+  $('rules-filter').addEventListener('change', renderRules);
+  $('rules-filter').addEventListener('submit', (ev) => ev.preventDefault());
+  $('rule-form').addEventListener('submit', submitRule);
+  $('rule-form').addEventListener('change', (ev) => { if (ev.target.name === 'nr-kind') updateRuleKind(); });
+  $('nr-test-run').addEventListener('click', testRule);
+  $('rd-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const reason = $('rd-reason').value.trim();
+    if (!reason) {
+      fieldError('e-rd-reason', 'rd-reason', m('err_reason_audit'));
+      $('rd-reason').focus();
+      return;
+    }
+    answerReason(reason);
+  });
+  $('rd-cancel').addEventListener('click', () => answerReason(null));
+  $('reason-dialog').addEventListener('close', () => answerReason(null));
   $('rooms-refresh').addEventListener('click', loadRooms);
   $('watch-stop').addEventListener('click', () => {
     const room = state.watch && state.watch.room;
