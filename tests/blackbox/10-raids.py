@@ -49,8 +49,7 @@ def room_name():
 
 def entered(srv, prefix, kind="tcp"):
     """A registered client with a session ticket, as people enter (the
-    "new session" limits count from the session's creation; sessions of
-    open registration have none)."""
+    "new session" limits count from the session's creation)."""
     nick = uniq_alpha(prefix)
     c = srv.client(kind, name=nick)
     c.send("PASS " + srv.ticket(nick))
@@ -241,6 +240,24 @@ def test_new_session_may_post_one_link_not_two(srv):
     assert NEW_LINKS_MAX == 1
     a.send("PRIVMSG %s :%s" % (room, one))
     w.expect("PRIVMSG", params=[room, one], source=a.nick)
+    a.send("PRIVMSG %s :%s" % (room, two))
+    fail_line(a, "PRIVMSG", "TOO_MANY_LINKS", room)
+    a.send("PRIVMSG %s :after links" % room)
+    w.expect("PRIVMSG", params=[room, "after links"])
+    assert not [ln for ln in w.history if ln.params[-1:] == [two]]
+
+
+def test_open_registration_session_is_new_too(srv):
+    """Without a ticket the session begins at registration: the new-session
+    limits apply to it as to an entered one."""
+    room = room_name()
+    nick = uniq_alpha("Opn")
+    a = srv.client("tcp", name=nick)
+    a.register(nick)
+    w = entered(srv, "OpnW")
+    a.join(room)
+    w.join(room)
+    two = "vois https://example.org/a et https://example.net/b"
     a.send("PRIVMSG %s :%s" % (room, two))
     fail_line(a, "PRIVMSG", "TOO_MANY_LINKS", room)
     a.send("PRIVMSG %s :after links" % room)
