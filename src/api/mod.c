@@ -205,15 +205,6 @@ static enum sl_err queue_route(struct conn *c, const struct http_request *req,
     return SL_OK;
 }
 
-static struct user *connected_session(const char *session)
-{
-    size_t pos = 0;
-    for (struct user *u; (u = user_next(&pos)) != NULL;)
-        if (!strcmp(u->session, session))
-            return u;
-    return NULL;
-}
-
 static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_session *s)
 {
     struct report *r = report_find(id);
@@ -231,7 +222,7 @@ static enum sl_err report_route(struct conn *c, int64_t id, const struct staff_s
     json_object_set_new(doc, "evidence", ev ? ev : json_array());
     json_object_set_new(doc, "reported", json_string(r->reported));
     json_object_set_new(doc, "reported_nick", json_string(r->reported_nick));
-    struct user *u = connected_session(r->reported);
+    struct user *u = user_find_session(r->reported);
     struct session *sess = session_find(r->reported);
     json_t *profile = json_null();
     if (sess) {
@@ -572,7 +563,7 @@ static enum sl_err user_report_route(struct conn *c, const struct http_request *
         api_error(c, 401, "no_session", NULL, "Enter first.", NULL);
         return SL_OK;
     }
-    struct user *by = connected_session(t.session);
+    struct user *by = user_find_session(t.session);
     const char *target = str(doc, "target"), *category = str(doc, "category");
     if (!by || !target || !category || report_severity(category) < 0 ||
         !strcmp(category, "appeal")) {

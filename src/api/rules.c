@@ -175,8 +175,7 @@ static enum sl_err test(struct conn *c, json_t *doc)
     return SL_OK;
 }
 
-static enum sl_err lockdown(struct conn *c, const struct http_request *req, json_t *doc,
-                            const char *actor)
+static enum sl_err lockdown(struct conn *c, json_t *doc, const char *actor)
 {
     if (doc) {
         const char *name = json_string_value(json_object_get(doc, "level"));
@@ -190,7 +189,6 @@ static enum sl_err lockdown(struct conn *c, const struct http_request *req, json
         lockdown_set((enum lockdown_level)level);
         audit_log(actor, "lockdown", name, "%s", reason);
     }
-    (void)req;
     api_send_json(c, 200, json_pack("{s:s, s:i}", "level", lockdown_level_name(lockdown_level()),
                                     "bits", (int)lockdown_bits()), NULL);
     return SL_OK;
@@ -205,7 +203,7 @@ enum sl_err api_rules_route(struct conn *c, const struct http_request *req, cons
     if (!strcmp(rest, "rules") && is_get)
         return list(c);
     if (!strcmp(rest, "lockdown") && is_get)
-        return lockdown(c, req, NULL, actor);
+        return lockdown(c, NULL, actor);
     if (!strcmp(rest, "rules/reload") && is_post) {
         rules_reload();
         audit_log(actor, "rules_reload", "rules", "packs re-read; rules version %llu",
@@ -225,7 +223,7 @@ enum sl_err api_rules_route(struct conn *c, const struct http_request *req, cons
     enum sl_err err = SL_ENOTFOUND;
     char id[RULE_ID_MAX + 16];
     if (!strcmp(rest, "lockdown") && is_post) {
-        err = lockdown(c, req, doc, actor);
+        err = lockdown(c, doc, actor);
     } else if (!strcmp(rest, "rules/test") && is_post) {
         err = test(c, doc);
     } else if (!strcmp(rest, "rules") && is_post) {

@@ -155,16 +155,6 @@ void protect_room_pending(struct room *r, struct user *creator, const struct ver
                 v->rule ? v->rule->category : "other", comment, NULL);
 }
 
-/* The connected user of a session, if any. */
-static struct user *user_of_session(const char *session)
-{
-    size_t pos = 0;
-    for (struct user *u; (u = user_next(&pos)) != NULL;)
-        if (u->is_registered && strcmp(u->session, session) == 0)
-            return u;
-    return NULL;
-}
-
 enum sl_err protect_release(const struct report *rep, const char **error)
 {
     json_t *a = json_loads(rep->automatic, 0, NULL);
@@ -205,11 +195,11 @@ enum sl_err protect_release(const struct report *rep, const char **error)
         history_private_key(key, rep->reported, tsess);
         sm.key = key;
         history_add(history_private(key, 100), &sm);
-        struct user *to = user_of_session(tsess);
+        struct user *to = user_find_session(tsess);
         if (to)
             fanout_one(to, &ev);
     }
-    struct user *author = user_of_session(rep->reported);
+    struct user *author = user_find_session(rep->reported);
     if (author)
         note(author, "PRIVMSG", "RELEASED", target,
              "A moderator reviewed your message and let it through");
@@ -240,7 +230,7 @@ enum sl_err protect_lift_restriction(const char *session, const char **error)
         return SL_ENOTFOUND;
     }
     session_set_pm_restricted(s, false);
-    struct user *u = user_of_session(session);
+    struct user *u = user_find_session(session);
     if (u)
         note(u, "PRIVMSG", "PM_UNRESTRICTED", "*",
              "A moderator lifted the restriction: you may start private conversations again");

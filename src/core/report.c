@@ -124,16 +124,12 @@ void report_close(struct report *r, const char *status, const char *resolution)
  * other (docs/privacy.md). */
 static json_t *participant(const char *session)
 {
-    size_t pos = 0;
-    for (struct user *u; (u = user_next(&pos)) != NULL;) {
-        if (strcmp(u->session, session) != 0)
-            continue;
-        char addr[ADDR_TEXT_MAX];
-        addr_format(u->addr, addr, sizeof addr);
-        return json_pack("{s:s, s:s, s:s}", "nick", u->nick, "address", addr, "device",
-                         u->device);
-    }
-    return json_null();
+    struct user *u = user_find_session(session);
+    if (!u)
+        return json_null();
+    char addr[ADDR_TEXT_MAX];
+    addr_format(u->addr, addr, sizeof addr);
+    return json_pack("{s:s, s:s, s:s}", "nick", u->nick, "address", addr, "device", u->device);
 }
 
 static json_t *evidence_of(struct history *h, const char *highlight)

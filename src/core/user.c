@@ -180,3 +180,12 @@ struct user *user_next(size_t *pos)
 {
     return strmap_next(&users_by_nick, pos);
 }
+
+struct user *user_find_session(const char *session)
+{
+    size_t pos = 0;
+    for (struct user *u; (u = user_next(&pos)) != NULL;)
+        if (strcmp(u->session, session) == 0)
+            return u;
+    return NULL;
+}

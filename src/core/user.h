@@ -103,6 +103,9 @@ void user_for_each_peer(struct user *u, user_peer_fn *fn, void *ud);
 
 /* Iterates registered users: *pos starts at 0; NULL at the end. */
 struct user *user_next(size_t *pos);
+/* A registered user of session id, or NULL (a walk over every user: for
+ * staff and report paths, not per message). */
+struct user *user_find_session(const char *session);
 
 /* Registered users, for counts (LUSERS, /healthz). */
 size_t user_count(void);
