@@ -77,7 +77,7 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
     bool tagmsg = is_tagmsg(command);
     struct membership *ms = room_membership(r, u);
     int64_t mono = clock_mono_ms();
-    struct verdict v = policy_check(&(struct action){
+    struct action a = {
         .kind = ACTION_SAY_ROOM, .nick = u->nick, .target = r->name,
         .text = tagmsg ? NULL : text, .session = u->session,
         .muted_until_ms = u->sess ? u->sess->muted_until_ms : 0, .now_ms = mono,
@@ -85,8 +85,12 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
         .room_category = r->category,
         .room_slow_ms = (ms && ms->modes & (ROOM_MEMBER_OP | ROOM_MEMBER_VOICE))
                             ? 0 : (int64_t)r->slow_s * 1000,
-        .last_said_ms = ms ? ms->last_said_ms : 0,
-        .mentions = tagmsg ? 0 : count_mentions(r, text)});
+        .last_said_ms = ms ? ms->last_said_ms : 0};
+    /* Mentions are counted only where the limit reads them: not on every
+     * message of every established session. */
+    if (!tagmsg && policy_session_is_new(&a))
+        a.mentions = count_mentions(r, text);
+    struct verdict v = policy_check(&a);
     struct protect_msg pm = {.from = u, .room = r, .command = command, .text = text};
     if (v.kind == VERDICT_REVIEW && !tagmsg) {
         char msgid[HISTORY_MSGID_MAX];

@@ -35,9 +35,6 @@ extern const struct norm_text *policy_text;
  * ones). Monotonic for windows and rates, wall for session ages. */
 int64_t policy_mono_ms(const struct action *a);
 int64_t policy_wall_ms(const struct action *a);
-/* The actor's session began less than policy_cfg.new_session_ms ago
- * (false when the caller did not say when it began). */
-bool policy_session_is_new(const struct action *a);
 
 /* A rate of per_minute events with bursts of up to per_minute, kept in one
  * number per key (GCRA, the flood clock's model in microseconds): *tat_us

@@ -91,7 +91,8 @@ struct action {
     int64_t room_slow_ms;           /* SAY_ROOM: the room's slow mode, 0: off */
     int64_t last_said_ms;           /* SAY_ROOM: the sender's last message
                                      * in that room (monotonic), 0: never */
-    unsigned mentions;              /* SAY_ROOM: member nicks named in text */
+    unsigned mentions;              /* SAY_ROOM: member nicks named in text
+                                     * (only needed when the session is new) */
     bool pm_restricted;             /* SAY_PRIVATE: the sender is restricted */
     const char *pow;                /* ENTER: the proof of work, or NULL */
 };
@@ -169,6 +170,11 @@ void policy_configure(const struct policy_config *cfg);
 
 /* The one entry point. */
 struct verdict policy_check(const struct action *a);
+
+/* Whether the limits on new sessions apply to a's session: it began less
+ * than new_session_ms ago (false when a does not say when it began).
+ * Callers use it to skip gathering facts only those limits read. */
+bool policy_session_is_new(const struct action *a);
 
 /* Loads the age locks still in force from storage (start-up; st may be
  * NULL in unit tests) and keeps new ones there. */
