@@ -31,8 +31,7 @@
  *                      this way, not as one regex with a gap between the
  *                      two ("(?:\W+\w+){0,6}"): such gaps cost seconds of
  *                      compiling and microseconds per message, while two
- *                      word lists and Vectorscan's logical combination
- *                      cost what two keyword rules cost.
+ *                      word lists cost what two keyword rules cost.
  *   view               folded | plain: the view of the text read
  *                      (normalize.h); default folded for keywords, plain
  *                      for a regex
@@ -85,6 +84,7 @@
  * therefore be safe to call from two threads at once. */
 #include "policy/rules.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -111,6 +111,7 @@
 #include "lib/ini.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
+#include "policy/pattern.h"
 #include "store/store.h"
 
 /* A regex longer than this is refused: with PCRE2 the cost of a pattern
@@ -206,6 +207,21 @@ const char *rule_read_name(enum rule_read r)
 
 /* ---- the compiled set ---- */
 
+/* Each view's rules are compiled into one database per kind of text read
+ * often (room and private messages) and one for the rest (nicknames, room
+ * names, topics, away texts), so that a message is only scanned for the
+ * rules that read it: a room message skips the private-only rules. */
+enum slot { SLOT_ROOM, SLOT_PRIVATE, SLOT_OTHER, SLOTS };
+static const unsigned slot_reads[SLOTS] = {
+    [SLOT_ROOM] = READ_ROOM, [SLOT_PRIVATE] = READ_PRIVATE,
+    [SLOT_OTHER] = READ_NICK | READ_ROOM_NAME | READ_TOPIC | READ_AWAY};
+static const char *const slot_names[SLOTS] = {"room", "private", "other"};
+
+/* A combined rule's two parts have Vectorscan ids from here on (2 per
+ * rule), away from the rules' own ids (their indexes): adding a rule
+ * leaves every other id, and so the cached databases, as they were. */
+#define PART_ID_BASE (1u << 24)
+
 struct entry {
     struct rule r;
     int line;                   /* of its [rule] header; 0 from the dashboard */
@@ -214,15 +230,19 @@ struct entry {
     pcre2_match_data *md;
     bool is_prefiltered;        /* Vectorscan finds candidates, PCRE2 confirms */
     bool is_limit_logged;       /* PCRE2 hit its limit once already */
+    /* A combined rule's parts seen in the scan numbered parts_scan (bit
+     * 0: the first part, bit 1: the and_ part); the loop thread's alone. */
+    uint64_t parts_scan;
+    unsigned parts_seen;
 };
 
 struct ruleset {
     struct entry **entries;     /* load order; an entry's index is its Vectorscan id */
     size_t n, cap;
     struct strmap ids;          /* id -> entry */
-    hs_database_t *db[2];       /* per enum rule_view; NULL when no rule reads it */
-    hs_scratch_t *scratch[2];
-    unsigned reads[2];          /* READ_* of the enabled rules in db[v] */
+    hs_database_t *db[SLOTS][2];    /* per slot and enum rule_view; NULL: no rule */
+    hs_scratch_t *scratch;      /* fits every db (the loop scans one at a time) */
+    unsigned reads[SLOTS][2];   /* READ_* of the enabled rules in db[s][v] */
     struct entry **always;      /* PCRE2 rules without a prefilter: run on every text */
     size_t nalways;
     unsigned always_reads;
@@ -265,10 +285,10 @@ static void set_free(struct ruleset *set)
         entry_free(set->entries[i]);
     free(set->entries);
     strmap_cleanup(&set->ids);
-    for (int v = 0; v < 2; v++) {
-        hs_free_scratch(set->scratch[v]);
-        hs_free_database(set->db[v]);
-    }
+    hs_free_scratch(set->scratch);
+    for (int s = 0; s < SLOTS; s++)
+        for (int v = 0; v < 2; v++)
+            hs_free_database(set->db[s][v]);
     free(set->always);
     pcre2_match_context_free(set->mctx);
     free(set);
@@ -280,6 +300,7 @@ static void set_append(struct ruleset *set, struct entry *e)
         set->cap = set->cap ? set->cap * 2 : 64;
         set->entries = xrealloc(set->entries, set->cap * sizeof *set->entries);
     }
+    e->r.order = (unsigned)set->n;
     set->entries[set->n++] = e;
     strmap_put(&set->ids, e->r.id, e);
 }
@@ -958,7 +979,8 @@ static int hs_check(const char *expr, char *err, size_t errcap)
 }
 
 /* Byte mode (the views are ASCII but for letters with no Latin look-alike),
- * JIT when the machine has it. Returns NULL with err set on failure. */
+ * JIT when the machine has it. expr is framed (pattern.h). Returns NULL
+ * with err set on failure. */
 static pcre2_code *pcre_fallback(const char *expr, char *err, size_t errcap)
 {
     int code_err;
@@ -974,7 +996,9 @@ static pcre2_code *pcre_fallback(const char *expr, char *err, size_t errcap)
     /* Without JIT the interpreter runs it, under the same limits. */
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
-    int rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, 0, md, NULL);
+    char empty[PATTERN_FRAME_EXTRA];
+    size_t empty_len = pattern_frame_text("", 0, empty);
+    int rc = pcre2_match(code, (PCRE2_SPTR)empty, empty_len, 0, 0, md, NULL);
     pcre2_match_data_free(md);
     if (rc >= 0) {
         snprintf(err, errcap, "it matches an empty text");
@@ -1020,27 +1044,39 @@ static bool keywords_expr(const char *list, enum rule_view view, char **expr, ch
     return true;
 }
 
-/* Prepares one rule's pattern: its Vectorscan expression in *expr (the
- * caller frees it), or its PCRE2 fallback in *code. Returns false with err
- * set when the pattern cannot load. */
+/* Prepares one rule's pattern for framed text (pattern.h): its expression
+ * in *expr (the caller frees it), for Vectorscan, or as the prefilter of
+ * its PCRE2 fallback in *code. The pattern is checked as written, so that
+ * errors speak of what its author wrote. Returns false with err set when
+ * the pattern cannot load. */
 static bool prepare(const char *keywords, const char *regex, enum rule_view view, char **expr,
                     pcre2_code **code, char *err, size_t errcap)
 {
     *expr = NULL;
     *code = NULL;
-    if (keywords)
-        return keywords_expr(keywords, view, expr, err, errcap);
+    char *written = NULL;
+    if (keywords) {
+        if (!keywords_expr(keywords, view, &written, err, errcap))
+            return false;
+        *expr = pattern_frame(written);
+        free(written);
+        return true;
+    }
     if (strlen(regex) > RULES_REGEX_MAX) {
         snprintf(err, errcap, "longer than %d bytes (the guard against expensive patterns)",
                  RULES_REGEX_MAX);
         return false;
     }
     int rc = hs_check(regex, err, errcap);
-    if (rc > 0)
-        *expr = xstrdup(regex);
-    else if (rc == 0)
-        *code = pcre_fallback(regex, err, errcap);
-    return *expr || *code;
+    if (rc < 0)
+        return false;
+    *expr = pattern_frame(regex);
+    if (rc == 0 && !(*code = pcre_fallback(*expr, err, errcap))) {
+        free(*expr);
+        *expr = NULL;
+        return false;
+    }
+    return true;
 }
 
 struct exprs {
@@ -1142,49 +1178,63 @@ static void cache_save(const char *path, const hs_database_t *db)
     free(bytes);
 }
 
-static bool build_db(struct ruleset *set, enum rule_view v, const struct exprs *x)
+static bool build_db(struct ruleset *set, enum slot sl, enum rule_view v, const struct exprs *x)
 {
+    hs_database_t **db = &set->db[sl][v];
     char path[PATH_MAX] = "";
     if (cache_dir) {
         cache_path(x, path, sizeof path);
-        set->db[v] = cache_load(path);
+        *db = cache_load(path);
     }
-    if (!set->db[v]) {
+    if (!*db) {
         hs_compile_error_t *ce = NULL;
         if (hs_compile_multi(x->expr, x->flags, x->ids, (unsigned)x->n, HS_MODE_BLOCK, NULL,
-                             &set->db[v], &ce) != HS_SUCCESS) {
+                             db, &ce) != HS_SUCCESS) {
             if (ce->expression >= 0) {
-                /* A combined rule's parts have ids past the rules' indexes. */
                 unsigned id = x->ids[ce->expression];
-                entry_fail(set->entries[id < set->n ? id : (id - set->n) / 2], "%s",
-                           ce->message);
+                entry_fail(set->entries[id < PART_ID_BASE ? id : (id - PART_ID_BASE) / 2],
+                           "%s", ce->message);
             } else {
-                fprintf(stderr, "salon: rules: the %s view does not compile: %s\n",
-                        view_names[v], ce->message);
+                fprintf(stderr, "salon: rules: the %s view for %s texts does not compile: %s\n",
+                        view_names[v], slot_names[sl], ce->message);
             }
             hs_free_compile_error(ce);
             return false;
         }
         if (path[0])
-            cache_save(path, set->db[v]);
+            cache_save(path, *db);
     }
-    if (hs_alloc_scratch(set->db[v], &set->scratch[v]) != HS_SUCCESS) {
-        fprintf(stderr, "salon: rules: no memory for the %s view's scratch space\n",
-                view_names[v]);
+    /* One scratch grows to fit each database in turn. */
+    if (hs_alloc_scratch(*db, &set->scratch) != HS_SUCCESS) {
+        fprintf(stderr, "salon: rules: no memory for the scratch space\n");
         return false;
     }
     return true;
+}
+
+/* Adds one expression of rule e (a copy of expr, with the given flags and
+ * id) to the database of e's view in every slot whose texts e reads. */
+static void add_expr(struct ruleset *set, struct exprs x[SLOTS][2], const struct entry *e,
+                     const char *expr, unsigned flags, unsigned id)
+{
+    for (int sl = 0; sl < SLOTS; sl++) {
+        if (!(e->r.reads & slot_reads[sl]))
+            continue;
+        exprs_add(&x[sl][e->r.view], xstrdup(expr), flags, id);
+        if (e->r.enabled)
+            set->reads[sl][e->r.view] |= e->r.reads & slot_reads[sl];
+    }
 }
 
 /* Whether Vectorscan can build a prefilter for a PCRE2 pattern: an
  * approximation (a back-reference read as its group, a look-around
  * dropped) that matches at least whatever PCRE2 would. Compiled alone, so
  * that a pattern accepted here cannot make a whole set fail later. */
-static bool has_prefilter(const char *regex)
+static bool has_prefilter(const char *expr)
 {
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
-    bool ok = hs_compile(regex, RULES_HS_FLAGS | HS_FLAG_PREFILTER, HS_MODE_BLOCK, NULL, &db,
+    bool ok = hs_compile(expr, RULES_HS_FLAGS | HS_FLAG_PREFILTER, HS_MODE_BLOCK, NULL, &db,
                          &ce) == HS_SUCCESS;
     hs_free_compile_error(ce);
     hs_free_database(db);
@@ -1195,15 +1245,13 @@ static bool has_prefilter(const char *regex)
  * which are few. A pattern whose approximation would match an empty text
  * (look-arounds alone) has none: it runs on every text it reads, so packs
  * anchor such patterns with '^' to keep the cost linear. */
-static void add_pcre(struct ruleset *set, struct exprs *views, struct entry *e, unsigned id)
+static void add_pcre(struct ruleset *set, struct exprs x[SLOTS][2], struct entry *e,
+                     unsigned id, const char *expr)
 {
     e->md = pcre2_match_data_create_from_pattern(e->code, NULL);
-    if (has_prefilter(e->r.regex)) {
+    if (has_prefilter(expr)) {
         e->is_prefiltered = true;
-        exprs_add(&views[e->r.view], xstrdup(e->r.regex), RULES_HS_FLAGS | HS_FLAG_PREFILTER,
-                  id);
-        if (e->r.enabled)
-            set->reads[e->r.view] |= e->r.reads;
+        add_expr(set, x, e, expr, RULES_HS_FLAGS | HS_FLAG_PREFILTER, id);
     } else {
         set->always = xrealloc(set->always, (set->nalways + 1) * sizeof *set->always);
         set->always[set->nalways++] = e;
@@ -1212,28 +1260,11 @@ static void add_pcre(struct ruleset *set, struct exprs *views, struct entry *e, 
     }
 }
 
-/* Removes the \b that keyword_regex puts at the end of each alternative
- * ("(?:\bfoo\b|\bbar\b)" -> "(?:\bfoo|\bbar)"); leading ones stay. */
-static void drop_trailing_boundaries(char *expr)
-{
-    char *out = expr;
-    for (const char *in = expr; *in;) {
-        if (in[0] == '\\' && in[1] == 'b' && (in[2] == '|' || (in[2] == ')' && !in[3]))) {
-            in += 2;
-            continue;
-        }
-        if (in[0] == '\\' && in[1]) {
-            *out++ = *in++;     /* an escape: copied whole, never split */
-        }
-        *out++ = *in++;
-    }
-    *out = '\0';
-}
-
-/* A rule with an and_ part: both parts as quiet sub-expressions (their ids
- * above every rule's index), and the rule's own id on their logical
- * combination, which Vectorscan reports once both matched in the text. */
-static bool add_combination(struct ruleset *set, struct exprs *views, struct entry *e,
+/* A rule with an and_ part: both parts as expressions of their own (ids
+ * from PART_ID_BASE), and the rule matches once both were seen in the same
+ * scan (on_match). Cheaper than Vectorscan's logical combinations, whose
+ * parts must report every match (and may not end with \b). */
+static bool add_combination(struct ruleset *set, struct exprs x[SLOTS][2], struct entry *e,
                             unsigned id, char *expr)
 {
     char *and_expr = NULL, err[512] = "";
@@ -1246,38 +1277,25 @@ static bool add_combination(struct ruleset *set, struct exprs *views, struct ent
         entry_fail(e, "%s", err[0] ? err : "both parts of a combined rule must be Vectorscan "
                                             "patterns (no back-references or look-arounds)");
         free(expr);
+        free(and_expr);
         return false;
     }
-    /* A part may not end in an assertion about what follows it (\b, $):
-     * Vectorscan then reports its matches out of order, which combinations
-     * refuse. So in combined rules keywords match whole words at their
-     * start only: "endormie" also finds "endormies". */
-    if (e->r.keywords)
-        drop_trailing_boundaries(expr);
-    if (e->r.and_keywords)
-        drop_trailing_boundaries(and_expr);
-    unsigned base = (unsigned)set->n + 2 * id;
-    struct exprs *x = &views[e->r.view];
-    /* Sub-expressions report every match (Vectorscan refuses single-match
-     * ones in a combination); quiet, so only the combination reaches us. */
-    unsigned sub_flags = (RULES_HS_FLAGS & ~(unsigned)HS_FLAG_SINGLEMATCH) | HS_FLAG_QUIET;
-    exprs_add(x, expr, sub_flags, base);
-    exprs_add(x, and_expr, sub_flags, base + 1);
-    char comb[48];
-    snprintf(comb, sizeof comb, "%u & %u", base, base + 1);
-    exprs_add(x, xstrdup(comb), HS_FLAG_COMBINATION | HS_FLAG_SINGLEMATCH, id);
-    if (e->r.enabled)
-        set->reads[e->r.view] |= e->r.reads;
+    unsigned base = PART_ID_BASE + 2 * id;
+    add_expr(set, x, e, expr, RULES_HS_FLAGS, base);
+    add_expr(set, x, e, and_expr, RULES_HS_FLAGS, base + 1);
+    free(expr);
+    free(and_expr);
     return true;
 }
 
 /* Compiles every rule of set, the disabled ones too (so that switching one
  * on from the dashboard cannot fail); only the enabled ones count in the
- * per-view masks, and the match callback skips the others. */
+ * per-database masks, and the match callback skips the others. */
 static bool compile_set(struct ruleset *set)
 {
-    struct exprs views[2] = {{0}};
+    struct exprs x[SLOTS][2] = {{{0}}};
     bool ok = true, has_pcre = false;
+    assert(set->n < PART_ID_BASE);
     for (size_t i = 0; i < set->n; i++) {
         struct entry *e = set->entries[i];
         char *expr, err[512] = "";
@@ -1285,35 +1303,39 @@ static bool compile_set(struct ruleset *set)
             entry_fail(e, "%s: %s", e->r.keywords ? "keywords" : "regex", err);
             ok = false;
         } else if (e->r.and_keywords || e->r.and_regex) {
-            ok = add_combination(set, views, e, (unsigned)i, expr) && ok;
-        } else if (e->code) {
-            add_pcre(set, views, e, (unsigned)i);
-            has_pcre = true;
+            ok = add_combination(set, x, e, (unsigned)i, expr) && ok;
         } else {
-            exprs_add(&views[e->r.view], expr, RULES_HS_FLAGS, (unsigned)i);
-            if (e->r.enabled)
-                set->reads[e->r.view] |= e->r.reads;
+            if (e->code) {
+                add_pcre(set, x, e, (unsigned)i, expr);
+                has_pcre = true;
+            } else {
+                add_expr(set, x, e, expr, RULES_HS_FLAGS, (unsigned)i);
+            }
+            free(expr);
         }
     }
-    for (int v = 0; v < 2 && ok; v++)
-        if (views[v].n)
-            ok = build_db(set, (enum rule_view)v, &views[v]);
+    for (int sl = 0; sl < SLOTS; sl++)
+        for (int v = 0; v < 2; v++)
+            if (ok && x[sl][v].n)
+                ok = build_db(set, (enum slot)sl, (enum rule_view)v, &x[sl][v]);
     if (ok && has_pcre) {
         set->mctx = pcre2_match_context_create(NULL);
         pcre2_set_match_limit(set->mctx, RULES_PCRE_MATCH_LIMIT);
         pcre2_set_depth_limit(set->mctx, RULES_PCRE_DEPTH_LIMIT);
     }
-    exprs_free(&views[0]);
-    exprs_free(&views[1]);
+    for (int sl = 0; sl < SLOTS; sl++)
+        for (int v = 0; v < 2; v++)
+            exprs_free(&x[sl][v]);
     return ok;
 }
 
 /* ---- matching (loop thread) ---- */
 
 struct scan {
+    uint64_t serial;            /* numbers the scans, for combined rules */
     const struct ruleset *set;
     const struct rule_context *ctx;
-    const char *text[2];        /* per enum rule_view */
+    char text[2][NORM_MAX + PATTERN_FRAME_EXTRA];   /* per enum rule_view, framed */
     size_t len[2];
     struct rule_hits *out;
 };
@@ -1334,9 +1356,16 @@ static bool applies(const struct rule *r, const struct rule_context *ctx)
     return true;
 }
 
+/* The order in which the scan reports rules says nothing: between two
+ * equally strong rules (the same text matched "fr.x" and "en.x"), the one
+ * loaded first is taken, whatever the engine reports first. */
 static bool is_stronger(const struct rule *a, const struct rule *b)
 {
-    return a->action > b->action || (a->action == b->action && a->severity > b->severity);
+    if (a->action != b->action)
+        return a->action > b->action;
+    if (a->severity != b->severity)
+        return a->severity > b->severity;
+    return a->order < b->order;
 }
 
 static void add_hit(struct rule_hits *out, const struct rule *r)
@@ -1376,7 +1405,19 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     (void)to;
     (void)flags;
     struct scan *s = ud;
-    struct entry *e = s->set->entries[id];
+    struct entry *e;
+    if (id >= PART_ID_BASE) {
+        e = s->set->entries[(id - PART_ID_BASE) / 2];
+        if (e->parts_scan != s->serial) {
+            e->parts_scan = s->serial;
+            e->parts_seen = 0;
+        }
+        e->parts_seen |= 1u << (id - PART_ID_BASE) % 2;
+        if (e->parts_seen != 3)
+            return 0;
+    } else {
+        e = s->set->entries[id];
+    }
     if (applies(&e->r, s->ctx) && (!e->is_prefiltered || pcre_matches(s, e)))
         add_hit(s->out, &e->r);
     return 0;
@@ -1422,18 +1463,29 @@ void rules_match(const struct norm_text *t, const struct rule_context *ctx,
     const struct ruleset *set = rs.running;
     if (!set)
         return;
-    struct scan s = {.set = set, .ctx = ctx, .out = out,
-                     .text = {[VIEW_FOLDED] = t->folded, [VIEW_PLAIN] = t->plain},
-                     .len = {[VIEW_FOLDED] = t->folded_len, [VIEW_PLAIN] = t->plain_len}};
+    enum slot sl = ctx->read == READ_ROOM ? SLOT_ROOM
+                   : ctx->read == READ_PRIVATE ? SLOT_PRIVATE : SLOT_OTHER;
+    bool has_always = set->always_reads & ctx->read;
+    /* Static: the loop thread alone matches, and 4 KB is no stack frame. */
+    static struct scan s;
+    s.serial++;
+    s.set = set;
+    s.ctx = ctx;
+    s.out = out;
     for (int v = 0; v < 2; v++) {
-        if (!set->db[v] || !(set->reads[v] & ctx->read))
+        if (!has_always && !(set->db[sl][v] && (set->reads[sl][v] & ctx->read)))
             continue;
-        hs_error_t rc = hs_scan(set->db[v], s.text[v], (unsigned)s.len[v], 0, set->scratch[v],
-                                on_match, &s);
+        s.len[v] = v == VIEW_PLAIN ? pattern_frame_text(t->plain, t->plain_len, s.text[v])
+                                   : pattern_frame_text(t->folded, t->folded_len, s.text[v]);
+        if (!set->db[sl][v] || !(set->reads[sl][v] & ctx->read))
+            continue;
+        hs_error_t rc = hs_scan(set->db[sl][v], s.text[v], (unsigned)s.len[v], 0,
+                                set->scratch, on_match, &s);
         if (rc != HS_SUCCESS)
-            log_error("rules: the %s view's scan failed (%d)", view_names[v], rc);
+            log_error("rules: the %s view's scan of %s texts failed (%d)", view_names[v],
+                      slot_names[sl], rc);
     }
-    if (set->always_reads & ctx->read)
+    if (has_always)
         run_always(&s);
 }
 
@@ -1803,16 +1855,19 @@ static int on_test_match(unsigned id, unsigned long long from, unsigned long lon
 static bool test_match(const hs_database_t *db, const pcre2_code *code, enum rule_view v,
                        const char *text)
 {
-    struct norm_text t;
-    normalize_text(text, strlen(text), &t);
-    const char *s = v == VIEW_PLAIN ? t.plain : t.folded;
-    size_t len = v == VIEW_PLAIN ? t.plain_len : t.folded_len;
+    struct norm_text *t = xmalloc(sizeof *t);
+    char *s = xmalloc(NORM_MAX + PATTERN_FRAME_EXTRA);
+    normalize_text(text, strlen(text), t);
+    size_t len = v == VIEW_PLAIN ? pattern_frame_text(t->plain, t->plain_len, s)
+                                 : pattern_frame_text(t->folded, t->folded_len, s);
+    free(t);
     bool matches = false;
     if (db) {
         hs_scratch_t *scratch = NULL;
         if (hs_alloc_scratch(db, &scratch) == HS_SUCCESS)
             hs_scan(db, s, (unsigned)len, 0, scratch, on_test_match, &matches);
         hs_free_scratch(scratch);
+        free(s);
         return matches;
     }
     pcre2_match_context *mctx = pcre2_match_context_create(NULL);
@@ -1822,6 +1877,7 @@ static bool test_match(const hs_database_t *db, const pcre2_code *code, enum rul
     matches = pcre2_match(code, (PCRE2_SPTR)s, len, 0, 0, md, mctx) >= 0;
     pcre2_match_data_free(md);
     pcre2_match_context_free(mctx);
+    free(s);
     return matches;
 }
 
@@ -1840,7 +1896,7 @@ bool rules_check_pattern(const char *keywords, const char *regex, enum rule_view
         return false;
     bool ok = true;
     hs_database_t *db = NULL;
-    if (expr) {
+    if (!code) {
         /* Some limits only show when the whole automaton is built. */
         hs_compile_error_t *ce = NULL;
         if (hs_compile(expr, RULES_HS_FLAGS, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {

@@ -12,9 +12,10 @@ struct store;
 
 /* The rules engine (docs/rules.md): rules shipped as packs under the rules
  * directory (one file per language and category), plus rules added or
- * switched off from the moderation dashboard. Every enabled rule is
- * compiled into one Vectorscan (Hyperscan) database per view of the text,
- * so one scan reads a message against every rule at once; the few patterns
+ * switched off from the moderation dashboard. Every rule is compiled into
+ * a Vectorscan (Hyperscan) database per view of the text and kind of text
+ * it reads (room messages, private messages, the rest), so one scan per
+ * view reads a message against every rule that reads it; the few patterns
  * Vectorscan cannot take (back-references, look-around) run through PCRE2
  * with JIT and a match limit. Compilation happens on a background thread
  * and the new set is swapped in on the loop (rules_poll), so a reload never
@@ -86,6 +87,7 @@ struct rule {
     char *and_regex;            /* idem, as a regex, or NULL */
     enum rule_view view;        /* keywords read folded; regex plain unless said */
     char *origin;               /* the pack file, or "dashboard" */
+    unsigned order;             /* load order (packs by path, then the dashboard's) */
     bool enabled;
 };
 

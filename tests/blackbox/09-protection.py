@@ -478,7 +478,9 @@ CASES = [
     ("offplatform", "fr.offplatform.phone_words", "private", "zéro six douze trente quatre cinquante six soixante dix huit", "words"),
     ("offplatform", "fr.offplatform.email", "private", "écris moi à lola.dupont@gmail.com", "plain"),
     ("offplatform", "fr.offplatform.email", "private", "lola arobase hotmail point fr", "words"),
-    ("offplatform", "fr.offplatform.handle_room", "room", "mon insta c'est @lola.paris", "plain"),
+    # (a text two equally strong rules match names the one loaded first:
+    # "mon insta c'est @lola.paris" is also en.offplatform.email_room)
+    ("offplatform", "fr.offplatform.handle_room", "room", "écrivez moi sur telegram", "plain"),
     ("offplatform", "fr.offplatform.handle_room", "room", "4joutez m0i sur sn4p", "leet"),
     ("offplatform", "fr.offplatform.phone_room", "room", "+33 (0)6 12 34 56 78", "plain"),
     ("offplatform", "fr.offplatform.email_room", "room", "écrivez à marc arobase gmail point com", "words"),
@@ -500,7 +502,8 @@ CASES = [
     ("nonconsent", "fr.nonconsent.spike", "private", "mets du ghb dans son verre", "plain"),
     ("nonconsent", "fr.nonconsent.spike", "private", "un peu de GHB dans sоn verre", "cyrillic"),
     ("nonconsent", "fr.nonconsent.drug", "room", "la dr0guer c'est facile", "leet"),
-    ("nonconsent", "fr.nonconsent.substances", "room", "du g.h.b", "separators"),
+    # ("du g.h.b" is also en.nonconsent.substances, loaded first: a tie)
+    ("nonconsent", "fr.nonconsent.substances", "room", "la d.r.o.g.u.e du violeur", "separators"),
     # child safety: the mildest trading vocabulary
     ("csam", "fr.csam.trade", "room", "échange photos d'ados", "plain"),
     ("csam", "fr.csam.trade", "private", "v3nds ph0tos de mineures", "leet"),
@@ -526,7 +529,7 @@ CASES = [
     ("spam", "fr.spam.shortener", "room", "bіt.ly/abc", "cyrillic"),
     ("spam", "fr.spam.prize", "room", "Félicitations vous avez gagné un iPhone !", "plain"),
     ("spam", "fr.spam.prize", "room", "g4gn3z de l'argent", "leet"),
-    ("spam", "fr.spam.crypto", "room", "crypt0 rendement garanti", "leet"),
+    ("spam", "fr.spam.crypto", "room", "tr4ding 300€ par jour", "leet"),
 
     ("offplatform", "en.offplatform.apps", "private", "add me on whatsapp", "plain"),
     ("offplatform", "en.offplatform.apps", "private", "let's talk on telegrаm", "cyrillic"),

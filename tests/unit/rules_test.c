@@ -562,8 +562,29 @@ Test(rules, dashboard_refusals)
     cr_assert_not_null(rules_find("t.snap"));
 }
 
-/* and_keywords: both parts anywhere in the same text (Vectorscan's logical
- * combination), neither alone. */
+/* Two rules as strong as each other: the one loaded first is the strongest,
+ * wherever each matches (the scan reports the one that ends first). */
+Test(rules, equally_strong_rules_go_by_load_order)
+{
+    char err[256] = "";
+    const char *keys[] = {"category", "reads", "keywords", "action", "reason"};
+    const char *first[] = {"spam", "room", "pomme", "block", "First."};
+    const char *second[] = {"spam", "room", "poire", "block", "Second."};
+    cr_assert_eq(rules_add("custom.first", keys, first, 5, err, sizeof err), SL_OK, "%s", err);
+    cr_assert_eq(rules_add("custom.second", keys, second, 5, err, sizeof err), SL_OK, "%s", err);
+    rules_wait_idle();
+    for (int i = 0; i < 2; i++) {
+        struct rule_hits h = match(i ? "pomme et poire" : "poire et pomme", READ_ROOM);
+        cr_assert_eq(h.n, 2);
+        cr_assert_str_eq(h.strongest->id, "custom.first", "%s", h.strongest->id);
+    }
+    cr_assert_eq(rules_remove("custom.first", err, sizeof err), SL_OK);
+    cr_assert_eq(rules_remove("custom.second", err, sizeof err), SL_OK);
+    rules_wait_idle();
+}
+
+/* and_keywords: both parts anywhere in the same text, in either order,
+ * neither alone. */
 Test(rules, combination_needs_both_parts_in_one_text)
 {
     char err[256] = "";
@@ -577,6 +598,9 @@ Test(rules, combination_needs_both_parts_in_one_text)
                    "order does not matter");
     cr_assert_not(hits("elle s'est endormie devant la télé", READ_ROOM, "custom.asleep"));
     cr_assert_not(hits("on va profiter d'elle au resto", READ_ROOM, "custom.asleep"));
+    cr_assert_not(hits("elle dort, on va profiter d'elles", READ_ROOM, "custom.asleep"),
+                  "each keyword is a whole word, as in any rule");
+    cr_assert(hits("elle dort!!! on va profiter d'elle", READ_ROOM, "custom.asleep"));
     const char *both_keys[] = {"category", "reads", "keywords", "and_keywords", "and_regex",
                                "action", "reason"};
     const char *both_values[] = {"spam", "room", "a", "b", "c", "hold", "x"};
@@ -605,15 +629,17 @@ static size_t cache_files(const char *dir, char paths[][512], size_t max)
 
 Test(rules_cache, second_start_reads_the_cache_and_survives_damage)
 {
-    char dir[] = "/tmp/rules_cache.XXXXXX", paths[4][512];
+    char dir[] = "/tmp/rules_cache.XXXXXX", paths[8][512];
     cr_assert_not_null(mkdtemp(dir));
     cr_assert_eq(normalize_init(), 0);
     rules_set_cache_dir(dir);
     cr_assert_eq(rules_init(FIXTURES "good", NULL), 0);
     cr_assert(hits("sn4pch4t", READ_PRIVATE, "t.snap"));
     rules_fini();
-    size_t n = cache_files(dir, paths, 4);
-    cr_assert_eq(n, 2, "one database per view");
+    size_t n = cache_files(dir, paths, 8);
+    /* The folded view's rules read room messages, private messages and a
+     * room name; the plain view's, room and private messages. */
+    cr_assert_eq(n, 5, "one database per view and kind of text read (%zu)", n);
 
     cr_assert_eq(rules_init(FIXTURES "good", NULL), 0);
     cr_assert(hits("sn4pch4t", READ_PRIVATE, "t.snap"), "the same rules from the cache");
