@@ -164,24 +164,25 @@ static inline void put_space(struct plain_sink *s)
 
 static inline void put_char(struct plain_sink *s, UChar32 c)
 {
-    size_t n = (size_t)U8_LENGTH(c);
     if (c == s->last) {
         if (++s->run_n >= 3 && !(c >= '0' && c <= '9')) {
             if (s->run_n == 3)
-                s->len -= n;
+                s->len -= (size_t)U8_LENGTH(c);
             return;
         }
     } else {
         s->last = c;
         s->run_n = 1;
     }
-    size_t gap = s->gap;
-    if (s->len + gap + n > NORM_MAX - 1) {
+    size_t n = c < 0x80 ? 1 : (size_t)U8_LENGTH(c);
+    if (s->len + s->gap + n > NORM_MAX - 1) {
         s->full = true;
         return;
     }
-    if (gap)
-        s->buf[s->len++] = ' ';
+    /* The space is written whether or not it is due, and kept only when
+     * it is: one store is cheaper than a branch taken once a word. */
+    s->buf[s->len] = ' ';
+    s->len += s->gap;
     s->gap = false;
     if (c < 0x80)
         s->buf[s->len++] = (char)c;
@@ -189,16 +190,41 @@ static inline void put_char(struct plain_sink *s, UChar32 c)
         U8_APPEND_UNSAFE(s->buf, s->len, c);
 }
 
-/* Writes one code point of case-folded, decomposed text. */
-static inline void put_folded(struct plain_sink *s, UChar32 c)
+/* Writes one byte of ASCII input. */
+static inline void put_ascii(struct plain_sink *s, uint8_t b)
+{
+    unsigned char v = classify_ascii(b);
+    if (v == ' ')
+        put_space(s);
+    else if (v != CLASS_DROP)
+        put_char(s, v);
+}
+
+/* What one code point of case-folded, decomposed text does to the plain
+ * view: nothing (EVENT_NONE), white space (' ', never a character here: a
+ * space is classed as white space), or the character to write. */
+#define EVENT_NONE (-1)
+
+static inline UChar32 event_of(UChar32 c)
 {
     unsigned char v = class_of(c);
     if (v == CLASS_DROP)
-        return;
-    if (v == ' ')
+        return EVENT_NONE;
+    return v == CLASS_KEEP ? c : v;
+}
+
+static inline void put_event(struct plain_sink *s, UChar32 event)
+{
+    if (event == ' ')
         put_space(s);
-    else
-        put_char(s, v == CLASS_KEEP ? c : v);
+    else if (event != EVENT_NONE)
+        put_char(s, event);
+}
+
+/* Writes one code point of case-folded, decomposed text. */
+static inline void put_folded(struct plain_sink *s, UChar32 c)
+{
+    put_event(s, event_of(c));
 }
 
 /* The loops below work on a copy of the sink: the view is written
@@ -255,15 +281,25 @@ static int32_t half_of(const UChar *src, int32_t n)
     return at;
 }
 
+/* NFKC with case folding, then NFD, of src[0..n) into decomposed
+ * (NORM_MAX units); returns its length. *status says whether it fitted
+ * (U_BUFFER_OVERFLOW_ERROR when it did not) and must start U_ZERO_ERROR. */
+static int32_t fold_decompose(const UChar *src, int32_t n, UChar *decomposed,
+                              UErrorCode *status)
+{
+    UChar folded[NORM_MAX];
+    int32_t f = unorm2_normalize(nfkc_cf, src, n, folded, NORM_MAX, status);
+    return unorm2_normalize(nfd, folded, f, decomposed, NORM_MAX, status);
+}
+
 /* Normalises a prefix of src[0..n) into the sink; returns its length (all
  * of src unless it expanded past the buffers). */
 static int32_t take_chunk(struct plain_sink *s, const UChar *src, int32_t n)
 {
-    UChar folded[NORM_MAX], decomposed[NORM_MAX];
+    UChar decomposed[NORM_MAX];
     for (;;) {
         UErrorCode status = U_ZERO_ERROR;
-        int32_t f = unorm2_normalize(nfkc_cf, src, n, folded, NORM_MAX, &status);
-        int32_t d = unorm2_normalize(nfd, folded, f, decomposed, NORM_MAX, &status);
+        int32_t d = fold_decompose(src, n, decomposed, &status);
         if (U_SUCCESS(status)) {
             put_units(s, decomposed, d);
             return n;
@@ -312,13 +348,8 @@ static void read_unicode(struct plain_sink *s, const uint8_t *in, size_t len)
 static void read_ascii(struct plain_sink *sink, const uint8_t *in, size_t len)
 {
     struct plain_sink s = *sink;
-    for (size_t i = 0; i < len && !s.full; i++) {
-        unsigned char v = classify_ascii(in[i]);
-        if (v == ' ')
-            put_space(&s);
-        else if (v != CLASS_DROP)
-            put_char(&s, v);
-    }
+    for (size_t i = 0; i < len && !s.full; i++)
+        put_ascii(&s, in[i]);
     *sink = s;
 }
 
@@ -328,6 +359,164 @@ static bool all_ascii(const uint8_t *in, size_t len)
     for (size_t i = 0; i < len; i++)
         any |= in[i];
     return any < 0x80;
+}
+
+/* Most chat that is not ASCII is still Latin script: French "é è à ç œ",
+ * "« » ’ …", no-break spaces. In text made only of such characters each one
+ * gives the plain view the same events (put_event) wherever it stands, so
+ * they are computed at start-up, by the ICU path itself on each code point
+ * alone, and replayed: that is the table. Replaying gives what the ICU path
+ * gives on the whole text because nothing there crosses from one code point
+ * to the next:
+ *   - NFKC with case folding: a code point goes into the table only when
+ *     ICU says it has a normalisation boundary before it (nothing before it
+ *     composes or reorders with it), so the text folds as each code point
+ *     alone does. A combining accent has none ("e" + U+0301 composes to
+ *     "é"), nor has a character that folding removes (U+00AD, U+200B, the
+ *     bidi controls: removing it could bring two others together), so
+ *     neither is in the table, and text holding one, as disguised text
+ *     does, takes the ICU path. The case folding is full case folding,
+ *     which has no context (unlike lower-casing: Greek final sigma).
+ *   - NFD only reorders runs of combining marks; a code point goes into the
+ *     table only when its folded, decomposed form is empty or starts with a
+ *     starter (combining class 0), so no run crosses into the one before.
+ *   - Classing (white space, dropped, digits, the skeleton of a letter) is
+ *     done on one code point of the decomposed text at a time already.
+ * Runs, spaces and the length limit are then applied by the same put_event()
+ * to the same events. Any other code point, or a byte that is not UTF-8,
+ * sends the whole text to the ICU path, and so does a view that fills up
+ * just before such a code point, which could in principle still change the
+ * last character written (none is known here: NFD undoes what would
+ * compose and marks are dropped, but the argument above needs no such
+ * knowledge). tests/unit/normalize_test.c holds the table path to the ICU
+ * path on every table code point, alone, in context, in pairs, in random
+ * text and where the view fills.
+ *
+ * The table holds ASCII, Latin-1 Supplement and Latin Extended-A and -B
+ * (U+0000-U+024F: French and the other languages written in Latin script)
+ * and General Punctuation, superscripts and subscripts and currency symbols
+ * (U+2000-U+20CF: ’ “ ” … – — U+202F, €). */
+#define TABLE_LATIN_END 0x250
+#define TABLE_PUNCT_FIRST 0x2000
+#define TABLE_PUNCT_END 0x20D0
+#define TABLE_SIZE (TABLE_LATIN_END + (TABLE_PUNCT_END - TABLE_PUNCT_FIRST))
+/* Events one code point may give: "…" gives "...", "⁗" four primes, the
+ * most in the ranges above; a code point that gives more stays out. */
+#define TABLE_EVENTS_MAX 4
+#define TABLE_REFUSED UINT8_MAX
+
+struct table_entry {
+    uint8_t n;                              /* events, or TABLE_REFUSED */
+    uint16_t event[TABLE_EVENTS_MAX];       /* what put_event() takes; BMP only */
+};
+
+/* Written once by normalize_init(), read-only after it. */
+static struct table_entry table[TABLE_SIZE];
+
+/* The table entry of c (c < 0 for a byte that is not UTF-8), or NULL when
+ * c is not for the table path. */
+static inline const struct table_entry *entry_of(UChar32 c)
+{
+    size_t at;
+    if (c >= 0 && c < TABLE_LATIN_END)
+        at = (size_t)c;
+    else if (c >= TABLE_PUNCT_FIRST && c < TABLE_PUNCT_END)
+        at = TABLE_LATIN_END + (size_t)(c - TABLE_PUNCT_FIRST);
+    else
+        return NULL;
+    return table[at].n == TABLE_REFUSED ? NULL : &table[at];
+}
+
+/* Fills the entry of c by normalising c alone the way the ICU path does,
+ * or leaves it TABLE_REFUSED when replaying it could differ from the ICU
+ * path in some context (see above). */
+static void fill_entry(UChar32 c, struct table_entry *e)
+{
+    e->n = TABLE_REFUSED;
+    if (!unorm2_hasBoundaryBefore(nfkc_cf, c))
+        return;
+    UChar src[U16_MAX_LENGTH], decomposed[NORM_MAX];
+    int32_t n = 0;
+    U16_APPEND_UNSAFE(src, n, c);
+    UErrorCode status = U_ZERO_ERROR;
+    int32_t d = fold_decompose(src, n, decomposed, &status);
+    if (U_FAILURE(status))
+        return;
+    uint8_t events = 0;
+    for (int32_t i = 0; i < d;) {
+        bool is_first = i == 0;
+        UChar32 k;
+        U16_NEXT_UNSAFE(decomposed, i, k);
+        if (is_first && u_getCombiningClass(k) != 0)
+            return;
+        UChar32 event = event_of(k);
+        if (event == EVENT_NONE)
+            continue;
+        if (events == TABLE_EVENTS_MAX || event > 0xFFFF)
+            return;
+        e->event[events++] = (uint16_t)event;
+    }
+    e->n = events;
+}
+
+/* Whether the ASCII entries are what read_ascii() writes: read_table()
+ * reads ASCII that way, without the table, which is only sound when ICU
+ * agrees (and gives ASCII the boundary before it that every table code
+ * point needs). */
+static bool ascii_agrees(void)
+{
+    for (uint8_t b = 0; b < 0x80; b++) {
+        unsigned char v = classify_ascii(b);
+        const struct table_entry *e = &table[b];
+        if (v == CLASS_DROP ? e->n != 0 : e->n != 1 || e->event[0] != v)
+            return false;
+    }
+    return true;
+}
+
+static void fill_table(void)
+{
+    for (UChar32 c = 0; c < TABLE_LATIN_END; c++)
+        fill_entry(c, &table[c]);
+    for (UChar32 c = TABLE_PUNCT_FIRST; c < TABLE_PUNCT_END; c++)
+        fill_entry(c, &table[TABLE_LATIN_END + (c - TABLE_PUNCT_FIRST)]);
+    if (ascii_agrees())
+        return;
+    log_error("normalize: ICU reads ASCII unlike the ASCII path; the table path is off");
+    for (size_t i = 0; i < TABLE_SIZE; i++)
+        table[i].n = TABLE_REFUSED;
+}
+
+/* Writes the plain view of text made of table code points only. Returns
+ * false, having written part of it, at the first code point that is not,
+ * for the caller to start again on the ICU path. */
+static bool read_table(struct plain_sink *sink, const uint8_t *in, size_t len)
+{
+    struct plain_sink s = *sink;
+    size_t i = 0;
+    UChar32 c;
+    while (i < len && !s.full) {
+        if (in[i] < 0x80) {
+            /* As on the ASCII path, which fill_table() made sure agrees. */
+            put_ascii(&s, in[i++]);
+            continue;
+        }
+        U8_NEXT(in, i, len, c);
+        const struct table_entry *e = entry_of(c);
+        if (!e)
+            return false;
+        for (unsigned k = 0; k < e->n && !s.full; k++)
+            put_event(&s, e->event[k]);
+    }
+    if (i < len) {
+        /* Full: what comes next must not be able to change the last code
+         * point read, as a combining accent after it would. */
+        U8_NEXT(in, i, len, c);
+        if (!entry_of(c))
+            return false;
+    }
+    *sink = s;
+    return true;
 }
 
 /* The folded view is made from the plain one, in the order the header gives:
@@ -469,17 +658,22 @@ static size_t fold(const char *plain, size_t len, char *out)
             fold_put(&f, plain[i++]);
             continue;
         }
-        size_t end = i, letters = 0, digits = 0;
+        /* The word is copied while it is read, which costs less than a
+         * memcpy() of a few bytes afterwards; fold_word() writes over the
+         * copy when there is something to undo. f.len <= i: the folded
+         * view is never longer than plain. */
+        size_t end = i;
+        bool is_letters = true, is_digits = true;
         for (; end < len && plain[end] != ' '; end++) {
-            letters += is_letter(plain[end]);
-            digits += is_digit(plain[end]);
+            f.buf[f.len + (end - i)] = plain[end];
+            is_letters &= is_letter(plain[end]);
+            is_digits &= is_digit(plain[end]);
         }
         size_t n = end - i;
-        if (letters == n || digits == n) {
-            memcpy(f.buf + f.len, plain + i, n);
+        if (is_letters || is_digits) {
             f.len += n;
             f.collapsed = 0;
-            singles += letters == 1 && n == 1;
+            singles += is_letters && n == 1;
         } else {
             size_t start = f.len;
             fold_word(&f, plain + i, n);
@@ -502,6 +696,7 @@ static void open_icu(void)
         log_error("normalize: ICU data unavailable: %s", u_errorName(status));
         return;
     }
+    fill_table();
     init_result = 0;
 }
 
@@ -511,19 +706,48 @@ int normalize_init(void)
     return init_result;
 }
 
+/* Writes the plain view of len bytes of UTF-8 by the given path; returns
+ * false, having written part of it, when that path does not take the
+ * text. */
+static bool read_by(enum normalize_path path, struct plain_sink *s, const uint8_t *in,
+                    size_t len)
+{
+    assert(init_result == 0);
+    if (path == NORMALIZE_BY_TABLE)
+        return read_table(s, in, len);
+    read_unicode(s, in, len);
+    return true;
+}
+
+/* Ends the plain view at len bytes and makes the folded view from it. */
+static void finish_views(struct norm_text *out, size_t len)
+{
+    out->plain_len = len;
+    out->plain[len] = '\0';
+
+    out->folded_len = fold(out->plain, len, out->folded);
+    out->folded[out->folded_len] = '\0';
+}
+
 void normalize_text(const char *utf8, size_t len, struct norm_text *out)
 {
     const uint8_t *in = (const uint8_t *)utf8;
     struct plain_sink s = {.buf = out->plain, .last = -1};
     if (all_ascii(in, len)) {
         read_ascii(&s, in, len);
-    } else {
-        assert(init_result == 0);
-        read_unicode(&s, in, len);
+    } else if (!read_by(NORMALIZE_BY_TABLE, &s, in, len)) {
+        s = (struct plain_sink){.buf = out->plain, .last = -1};
+        read_by(NORMALIZE_BY_ICU, &s, in, len);
     }
-    out->plain_len = s.len;
-    out->plain[s.len] = '\0';
+    finish_views(out, s.len);
+}
 
-    out->folded_len = fold(out->plain, s.len, out->folded);
-    out->folded[out->folded_len] = '\0';
+bool normalize_text_by(enum normalize_path path, const char *utf8, size_t len,
+                       struct norm_text *out)
+{
+    struct plain_sink s = {.buf = out->plain, .last = -1};
+    if (!read_by(path, &s, (const uint8_t *)utf8, len))
+        return false;
+    finish_views(out, s.len);
+    return true;
 }

@@ -1,6 +1,7 @@
 #ifndef SALON_POLICY_NORMALIZE_H
 #define SALON_POLICY_NORMALIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Text normalisation for the rules engine (docs/rules.md, "How text is
@@ -55,5 +56,18 @@ int normalize_init(void);
  * Needs normalize_init() to have returned 0; safe from any thread after
  * that. */
 void normalize_text(const char *utf8, size_t len, struct norm_text *out);
+
+/* For tests/unit/normalize_test.c only: normalize_text() by one path, so
+ * that the test can hold the table path (text made only of ASCII and common
+ * Latin letters and punctuation, see normalize.c) to the ICU path, which
+ * reads any text. Returns false, out undefined, when the path does not take
+ * the text (the ICU path takes all). Same conditions as normalize_text(). */
+enum normalize_path {
+    NORMALIZE_BY_ICU,
+    NORMALIZE_BY_TABLE,
+};
+
+bool normalize_text_by(enum normalize_path path, const char *utf8, size_t len,
+                       struct norm_text *out);
 
 #endif

@@ -1,7 +1,9 @@
 /* Tests for src/policy/normalize.c: the plain and folded views the rules
- * engine reads, through normalize_text() only. */
+ * engine reads, through normalize_text(), and the table path held to the
+ * ICU path through normalize_text_by(). */
 #include <criterion/criterion.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,4 +278,266 @@ Test(normalize, ascii_fast_path_agrees_with_unicode_path)
     };
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
         assert_same_both_ways(lines[i], strlen(lines[i]), 0x100 + (int)i);
+}
+
+/* The table path (ASCII with common Latin letters and punctuation, no ICU
+ * at run time) must give byte for byte what the ICU path gives, on every
+ * text it takes. The table covers U+0000-U+024F and U+2000-U+20CF; the
+ * tests below try a little more on each side. */
+
+static const uint32_t tried_ranges[][2] = {
+    {0x01, 0x380},          /* to the end of the combining marks and on */
+    {0x1FF0, 0x2110},       /* all of U+2000-U+20CF, the marks after it */
+};
+
+/* Appends the UTF-8 of c to buf at *len (buf has room). */
+static void put_utf8(char *buf, size_t *len, uint32_t c)
+{
+    if (c < 0x80) {
+        buf[(*len)++] = (char)c;
+    } else if (c < 0x800) {
+        buf[(*len)++] = (char)(0xC0 | c >> 6);
+        buf[(*len)++] = (char)(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        buf[(*len)++] = (char)(0xE0 | c >> 12);
+        buf[(*len)++] = (char)(0x80 | (c >> 6 & 0x3F));
+        buf[(*len)++] = (char)(0x80 | (c & 0x3F));
+    } else {
+        buf[(*len)++] = (char)(0xF0 | c >> 18);
+        buf[(*len)++] = (char)(0x80 | (c >> 12 & 0x3F));
+        buf[(*len)++] = (char)(0x80 | (c >> 6 & 0x3F));
+        buf[(*len)++] = (char)(0x80 | (c & 0x3F));
+    }
+}
+
+/* Normalises s both ways and fails unless normalize_text() gives what the
+ * ICU path gives and, when the table path takes s, so does it. Returns
+ * whether the table path took s. what and id (a code point, two of them,
+ * a case number) name the case in a failure. */
+static bool agrees_with_icu(const char *s, size_t len, const char *what, uint32_t id)
+{
+    static struct norm_text icu, table, any;
+    cr_assert(normalize_text_by(NORMALIZE_BY_ICU, s, len, &icu), "the ICU path takes all");
+    normalize_text(s, len, &any);
+    cr_assert_eq(any.plain_len, icu.plain_len, "plain length, %s, %04X", what, id);
+    cr_assert_str_eq(any.plain, icu.plain, "plain, %s, %04X", what, id);
+    cr_assert_eq(any.folded_len, icu.folded_len, "folded length, %s, %04X", what, id);
+    cr_assert_str_eq(any.folded, icu.folded, "folded, %s, %04X", what, id);
+    if (!normalize_text_by(NORMALIZE_BY_TABLE, s, len, &table))
+        return false;
+    cr_assert_eq(table.plain_len, icu.plain_len, "plain length, %s, %04X", what, id);
+    cr_assert_str_eq(table.plain, icu.plain, "plain, %s, %04X", what, id);
+    cr_assert_eq(table.folded_len, icu.folded_len, "folded length, %s, %04X", what, id);
+    cr_assert_str_eq(table.folded, icu.folded, "folded, %s, %04X", what, id);
+    return true;
+}
+
+/* Builds the text of pattern, where each '#' stands for c, and checks it. */
+static bool pattern_agrees(const char *pattern, uint32_t c)
+{
+    char buf[256];
+    size_t len = 0;
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '#')
+            put_utf8(buf, &len, c);
+        else
+            buf[len++] = *p;
+    }
+    return agrees_with_icu(buf, len, pattern, c);
+}
+
+Test(normalize, table_path_agrees_with_icu_path_on_each_code_point)
+{
+    /* Alone, between letters (a final sigma would care), next to digits
+     * (leetspeak), spaces, punctuation (dropped between letters), repeated
+     * (runs of three), spelled out (one-letter words), next to the accents
+     * and punctuation French uses most, and with a letter it could compose
+     * with. */
+    static const char *const patterns[] = {
+        "#", "a#b", "A#B", "x#", "#y", "1#2", "4#4", "s#n4p", "# #", " # ", "a # b",
+        ".#.", "a.#.b", "s#n#a#p", "##", "###", "####", "a###b", "# # # #",
+        "\xC3\xA9#\xC3\xA9", "#\xE2\x80\x99" "a", "\xC2\xAB#\xC2\xBB", "e#\xE2\x80\xA6",
+        "#\xC3\xA0" "1", "\xC5\x93#", "O#", "#\xC2\xA0#",
+    };
+    size_t tried = 0, taken = 0;
+    for (size_t r = 0; r < sizeof tried_ranges / sizeof *tried_ranges; r++) {
+        for (uint32_t c = tried_ranges[r][0]; c < tried_ranges[r][1]; c++) {
+            for (size_t p = 0; p < sizeof patterns / sizeof *patterns; p++) {
+                taken += pattern_agrees(patterns[p], c);
+                tried++;
+            }
+        }
+    }
+    /* Most of these are for the table path: a table that took nothing
+     * would make the comparison above say nothing. */
+    cr_assert_gt(taken, tried / 2, "the table path took %zu texts of %zu", taken, tried);
+}
+
+Test(normalize, table_path_agrees_with_icu_path_on_pairs)
+{
+    /* Every code point tried next to every other one that is not ASCII:
+     * two characters that interact (compose, reorder) would show here. */
+    uint32_t cps[2048];
+    size_t n = 0;
+    for (size_t r = 0; r < sizeof tried_ranges / sizeof *tried_ranges; r++)
+        for (uint32_t c = tried_ranges[r][0]; c < tried_ranges[r][1]; c++)
+            if (c >= 0xA0)
+                cps[n++] = c;
+    cr_assert_leq(n, sizeof cps / sizeof *cps);
+    static bool is_taken[2048];
+    size_t alone = 0;
+    for (size_t i = 0; i < n; i++) {
+        char buf[8];
+        size_t len = 0;
+        put_utf8(buf, &len, cps[i]);
+        is_taken[i] = agrees_with_icu(buf, len, "alone", cps[i]);
+        alone += is_taken[i];
+    }
+    cr_assert_gt(alone, n / 2, "the table path took %zu code points of %zu", alone, n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            char buf[16];
+            size_t len = 0;
+            put_utf8(buf, &len, cps[i]);
+            put_utf8(buf, &len, cps[j]);
+            bool taken = agrees_with_icu(buf, len, "pair", cps[i] << 16 | cps[j]);
+            cr_assert_eq(taken, is_taken[i] && is_taken[j],
+                         "a pair is for the table path when each one is (U+%04X U+%04X)",
+                         cps[i], cps[j]);
+        }
+    }
+}
+
+Test(normalize, table_path_takes_french_and_nothing_it_cannot_read_alone)
+{
+    static struct norm_text out;
+    static const char *const taken[] = {
+        "\xC3\xA9\xC3\xA8\xC3\xA0\xC3\xA7\xC3\xB9\xC3\xAA\xC3\xB4\xC3\xAE\xC5\x93",  /* éèàçùêôîœ */
+        "\xC3\x89l\xC3\xA8ve \xC2\xAB super \xC2\xBB",                               /* Élève « super » */
+        "l\xE2\x80\x99\xC3\xA9t\xC3\xA9\xE2\x80\xA6 \xE2\x80\x93 \xE2\x80\x94",      /* l’été… – — */
+        "\xE2\x80\x9C" "a\xE2\x80\x9D \xE2\x80\x98" "b\xE2\x80\x99",                 /* “a” ‘b’ */
+        "10\xC2\xA0\xE2\x82\xAC ?\xE2\x80\xAF!",                                     /* 10 € ? ! */
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        cr_assert(normalize_text_by(NORMALIZE_BY_TABLE, taken[i], strlen(taken[i]), &out),
+                  "not taken: %s", taken[i]);
+        agrees_with_icu(taken[i], strlen(taken[i]), taken[i], 0);
+    }
+    cr_assert_str_eq(out.plain, "10 \xE2\x82\xAC ? !");
+
+    static const char *const refused[] = {
+        "te\xCC\x81le",                 /* a combining accent composes with "e" */
+        "e\xC2\xAD\xCC\x81",            /* a soft hyphen, which folding removes */
+        "snap\xE2\x80\x8B" "chat",      /* a zero width space, likewise */
+        "sn\xD0\xB0p",                  /* Cyrillic а */
+        "\xCF\x83\xCF\x82",             /* Greek σς */
+        "caf\xC3\xA9 \xE2\x98\x95",     /* café ☕ */
+        "caf\xC3\xA9\xFF",              /* a byte that is not UTF-8 */
+        "caf\xC3",                      /* a sequence cut short */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        cr_assert_not(normalize_text_by(NORMALIZE_BY_TABLE, refused[i], strlen(refused[i]), &out),
+                      "taken: %s", refused[i]);
+        agrees_with_icu(refused[i], strlen(refused[i]), refused[i], 0);
+    }
+}
+
+/* A small fixed generator, so that a failure names a case that comes back. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint32_t rng(uint32_t below)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % below);
+}
+
+/* A code point for random text: mostly ASCII and table code points, now
+ * and then one the table path must refuse or a byte that is not UTF-8
+ * (returned as 0x110000 + byte). */
+static uint32_t random_code_point(void)
+{
+    static const char ascii[] = "aeiousnptzAEIOUSNPT0134579@$.,'!?-_ \t\n";
+    static const uint32_t latin[] = {
+        0xE9, 0xE8, 0xE0, 0xE7, 0xF9, 0xEA, 0xF4, 0xEE, 0x153, 0xC9, 0xC0, 0xAB, 0xBB,
+        0x2019, 0x2018, 0x201C, 0x201D, 0x2026, 0x2013, 0x2014, 0xA0, 0x202F, 0x20AC,
+        0xDF, 0x130, 0x131, 0x149, 0x17F, 0x1C4, 0x1C5, 0x1F0, 0xA8, 0xB4, 0xB8, 0xBD,
+        0xB2, 0xAA, 0xF8, 0x142, 0x111, 0x2070, 0x2075, 0x2044, 0x2022, 0x2028, 0x85,
+    };
+    static const uint32_t others[] = {
+        0x300, 0x301, 0x308, 0x327, 0x338, 0x345, 0x20E3, 0xAD, 0x200B, 0x200D, 0x2060,
+        0xFE0F, 0x3A3, 0x3C2, 0x3C3, 0x390, 0x430, 0x415, 0x1100, 0x1161, 0x11A8, 0xFDFA,
+        0xFF41, 0x1F600, 0x2600, 0x1D42C, 0x660,
+    };
+    uint32_t pick = rng(100);
+    if (pick < 55)
+        return (uint8_t)ascii[rng(sizeof ascii - 1)];
+    if (pick < 75)
+        return latin[rng(sizeof latin / sizeof *latin)];
+    if (pick < 95)
+        return 0xA0 + rng(0x250 - 0xA0);
+    if (pick < 99)
+        return others[rng(sizeof others / sizeof *others)];
+    return 0x110000 + 0x80 + rng(0x80);
+}
+
+Test(normalize, table_path_agrees_with_icu_path_on_random_text)
+{
+    size_t taken = 0, cases = 5000;
+    for (size_t k = 0; k < cases; k++) {
+        char buf[512];
+        size_t len = 0, n = 1 + rng(40);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t c = random_code_point();
+            if (c >= 0x110000)
+                buf[len++] = (char)(c - 0x110000);
+            else
+                put_utf8(buf, &len, c);
+        }
+        taken += agrees_with_icu(buf, len, "random case", (uint32_t)k);
+    }
+    /* About one code point in twenty is one the table path refuses, so
+     * about two of these texts in five (20 code points on average) hold none. */
+    cr_assert_gt(taken, cases / 5, "the table path took %zu of %zu", taken, cases);
+}
+
+Test(normalize, table_path_agrees_with_icu_path_where_the_view_fills)
+{
+    /* Texts longer than the view: the limit falls at every place in a
+     * repeated unit (the prefix shifts it), inside the three characters of
+     * "…" and the five of "œ½", inside runs; and the code point after the
+     * one that fills the view may be one the table path refuses (a
+     * combining accent changes the character before it). */
+    static const char *const units[] = {
+        "ab", "\xC3\xA9" "a", "a\xE2\x80\xA6", "\xC5\x93\xC2\xBD", "e\xC2\xA0",
+        "\xC3\xA9\xC3\xA9\xC3\xA9z",
+    };
+    static const char *const followers[] = {
+        "", "\xCC\x81", "\xC2\xAD", "\xD0\xB0", "\xE2\x80\xA6", "x", "\xFF",
+    };
+    static char big[4 * NORM_MAX];
+    static struct norm_text out;
+    for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
+        size_t unit = strlen(units[u]), len = 0;
+        for (size_t r = 0; r < 64; r++, len += unit)
+            memcpy(big + len, units[u], unit);
+        normalize_text(big, len, &out);
+        size_t fill = (NORM_MAX - 1) * 64 / out.plain_len;
+        for (size_t prefix = 0; prefix < 8; prefix++) {
+            for (size_t reps = fill - 2; reps <= fill + 2; reps++) {
+                for (size_t f = 0; f < sizeof followers / sizeof *followers; f++) {
+                    memset(big, 'x', prefix);
+                    len = prefix;
+                    for (size_t r = 0; r < reps; r++, len += unit)
+                        memcpy(big + len, units[u], unit);
+                    size_t follower = strlen(followers[f]);
+                    cr_assert_lt(len + follower, sizeof big);
+                    memcpy(big + len, followers[f], follower);
+                    len += follower;
+                    agrees_with_icu(big, len, units[u], (uint32_t)(prefix << 16 | reps));
+                }
+            }
+        }
+    }
 }
