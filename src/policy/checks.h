@@ -30,6 +30,13 @@ extern struct policy_config policy_cfg;
  * the action has no text; only valid during policy_check. */
 extern const struct norm_text *policy_text;
 
+/* The keys (policy_hash_str) of a->session and a->target_session, which
+ * must be set: during policy_check each is hashed once however many checks
+ * ask, since the action and its strings do not change until it returns;
+ * asked about any other action they are hashed afresh. */
+uint64_t policy_session_key(const struct action *a);
+uint64_t policy_target_key(const struct action *a);
+
 /* The action's clocks: the facts when the caller set them, otherwise the
  * system's (a caller that forgets a clock gets live limits, not frozen
  * ones). Monotonic for windows and rates, wall for session ages. */

@@ -34,7 +34,7 @@ static bool is_new_conversation(const struct action *a)
         return false;
     if (a->pm && a->pm->is_accepted)
         return false;
-    return risk_exchanged(a->session, a->target_session) == 0;
+    return risk_exchanged_keys(policy_session_key(a), policy_target_key(a)) == 0;
 }
 
 static unsigned budget(const struct action *a)
@@ -68,7 +68,7 @@ struct verdict check_first_contact(const struct action *a)
                                 .reason = "You cannot start new private conversations until "
                                           "a moderator has looked at your account"};
     int64_t now = policy_mono_ms(a);
-    struct contacts *c = ptable_find(&table, policy_hash_str(a->session));
+    struct contacts *c = ptable_find(&table, policy_session_key(a));
     int64_t wait = c ? wait_ms(c, budget(a), now) : 0;
     if (!wait)
         return (struct verdict){.kind = VERDICT_NONE};
@@ -86,12 +86,12 @@ void contact_passed(const struct action *a)
         return;
     int64_t now = policy_mono_ms(a);
     if (is_new_conversation(a)) {
-        struct contacts *c = ptable_use(&table, policy_hash_str(a->session),
-                                        CONTACT_SESSIONS_MAX);
+        struct contacts *c = ptable_use(&table, policy_session_key(a), CONTACT_SESSIONS_MAX);
         c->at[c->next] = now;
         c->next = (c->next + 1) % FIRST_CONTACTS_MAX;
         if (c->n < FIRST_CONTACTS_MAX)
             c->n++;
     }
-    risk_count_message(a->session, a->target_session, now);
+    if (strcmp(a->session, a->target_session) != 0)
+        risk_count_message_keys(policy_session_key(a), policy_target_key(a), now);
 }

@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <string.h>
 
 #include "policy/checks.h"
 #include "policy/risk.h"
@@ -52,11 +53,15 @@ static void note_risk(const struct action *a, const struct rule_hits *hits, stru
         return;
     struct risk_update ru = {0};
     if (a->kind == ACTION_SAY_PRIVATE && a->target_session) {
-        risk_note(a->session, a->target_session, hits->signals, hits->weight,
-                  policy_mono_ms(a), &ru);
+        /* A message to oneself counts as a room's would (risk.h). */
+        bool is_self = strcmp(a->session, a->target_session) == 0;
+        uint64_t to = is_self ? 0 : policy_target_key(a);
+        risk_note_keys(policy_session_key(a), is_self ? NULL : &to, hits->signals,
+                       hits->weight, policy_mono_ms(a), &ru);
         v->risk = ru.conversation;
     } else if (a->kind == ACTION_SAY_ROOM && hits->signals) {
-        risk_note(a->session, NULL, hits->signals, hits->weight, policy_mono_ms(a), &ru);
+        risk_note_keys(policy_session_key(a), NULL, hits->signals, hits->weight,
+                       policy_mono_ms(a), &ru);
     }
     v->effects |= ru.effects;
 }
@@ -120,7 +125,8 @@ struct verdict check_content(const struct action *a)
         /* Friction, not refusal: between people who know each other a
          * phone number is ordinary. */
         if (a->kind == ACTION_SAY_PRIVATE && a->session && a->target_session &&
-            risk_exchanged(a->session, a->target_session) < policy_cfg.friction_messages) {
+            risk_exchanged_keys(policy_session_key(a), policy_target_key(a))
+                < policy_cfg.friction_messages) {
             v.effects |= EFFECT_WARN_RECIPIENT;
             v.warning = OFF_PLATFORM_WARNING;
         }

@@ -50,6 +50,17 @@ static check_fn *const chain[] = {
 
 const struct norm_text *policy_text;
 
+/* The keys (policy_hash_str) of the session ids of the action being
+ * checked. The rate, duplicate, risk and first-contact tables are all
+ * keyed by them, so a private message would hash the same two ids about
+ * a dozen times, each SipHash costing about what the lookup it feeds
+ * does: they are hashed once per action instead. */
+static struct {
+    const struct action *action;    /* the action of policy_check, else NULL */
+    bool has_session, has_target;
+    uint64_t session, target;
+} keys;
+
 int64_t policy_mono_ms(const struct action *a)
 {
     return a->now_ms ? a->now_ms : clock_mono_ms();
@@ -58,6 +69,28 @@ int64_t policy_mono_ms(const struct action *a)
 int64_t policy_wall_ms(const struct action *a)
 {
     return a->wall_ms ? a->wall_ms : clock_wall_ms();
+}
+
+uint64_t policy_session_key(const struct action *a)
+{
+    if (a != keys.action)
+        return policy_hash_str(a->session);
+    if (!keys.has_session) {
+        keys.session = policy_hash_str(a->session);
+        keys.has_session = true;
+    }
+    return keys.session;
+}
+
+uint64_t policy_target_key(const struct action *a)
+{
+    if (a != keys.action)
+        return policy_hash_str(a->target_session);
+    if (!keys.has_target) {
+        keys.target = policy_hash_str(a->target_session);
+        keys.has_target = true;
+    }
+    return keys.target;
 }
 
 bool policy_session_is_new(const struct action *a)
@@ -146,6 +179,8 @@ struct verdict policy_check(const struct action *a)
         normalize_text(text, strlen(text), &norm);
         policy_text = &norm;
     }
+    keys.action = a;
+    keys.has_session = keys.has_target = false;
     struct verdict all = {.kind = VERDICT_NONE}, v = {.kind = VERDICT_NONE};
     for (size_t i = 0; i < sizeof chain / sizeof chain[0] && v.kind == VERDICT_NONE; i++) {
         v = chain[i](a);
@@ -164,12 +199,15 @@ struct verdict policy_check(const struct action *a)
     v.mute_ms = all.mute_ms;
     v.risk = all.risk;
     remember(a, &v);
+    keys.action = NULL;
     return v;
 }
 
 /* ---- bounded tables (checks.h) ---- */
 
-static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+/* SipHash-2-4 is called by name: crypto_shorthash() is the same function
+ * behind one more call, and a message takes five or six of these. */
+static unsigned char hash_key[crypto_shorthash_siphash24_KEYBYTES];
 static bool has_hash_key;
 
 uint64_t policy_hash(const void *data, size_t len)
@@ -180,8 +218,8 @@ uint64_t policy_hash(const void *data, size_t len)
         randombytes_buf(hash_key, sizeof hash_key);
         has_hash_key = true;
     }
-    unsigned char out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, data, len, hash_key);
+    unsigned char out[crypto_shorthash_siphash24_BYTES];
+    crypto_shorthash_siphash24(out, data, len, hash_key);
     uint64_t h;
     memcpy(&h, out, sizeof h);
     return h;
@@ -278,17 +316,33 @@ static void push_newest(struct ptable *t, uint32_t i)
     t->newest = i;
 }
 
-void *ptable_find(struct ptable *t, uint64_t key)
+/* The index of key's entry, or PTABLE_NIL. ptable_use works on indexes:
+ * turning an entry's address back into its index is a division. */
+static uint32_t find_index(struct ptable *t, uint64_t key)
 {
     if (!t->count)
-        return NULL;
+        return PTABLE_NIL;
     uint32_t mask = t->nslots - 1;
     for (uint32_t s = (uint32_t)key & mask; t->slots[s]; s = (s + 1) & mask) {
-        struct ptable_head *h = head_at(t, t->slots[s] - 1);
-        if (h->key == key)
-            return h;
+        uint32_t i = t->slots[s] - 1;
+        if (head_at(t, i)->key == key)
+            return i;
     }
-    return NULL;
+    return PTABLE_NIL;
+}
+
+static void touch_index(struct ptable *t, uint32_t i)
+{
+    if (t->newest == i)
+        return;
+    unlink_lru(t, i);
+    push_newest(t, i);
+}
+
+void *ptable_find(struct ptable *t, uint64_t key)
+{
+    uint32_t i = find_index(t, key);
+    return i == PTABLE_NIL ? NULL : head_at(t, i);
 }
 
 void *ptable_add(struct ptable *t, uint64_t key, size_t cap)
@@ -310,20 +364,16 @@ void *ptable_add(struct ptable *t, uint64_t key, size_t cap)
 
 void *ptable_use(struct ptable *t, uint64_t key, size_t cap)
 {
-    void *e = ptable_find(t, key);
-    if (!e)
+    uint32_t i = find_index(t, key);
+    if (i == PTABLE_NIL)
         return ptable_add(t, key, cap);
-    ptable_touch(t, e);
-    return e;
+    touch_index(t, i);
+    return head_at(t, i);
 }
 
 void ptable_touch(struct ptable *t, void *entry)
 {
-    uint32_t i = index_of(t, entry);
-    if (t->newest == i)
-        return;
-    unlink_lru(t, i);
-    push_newest(t, i);
+    touch_index(t, index_of(t, entry));
 }
 
 /* The last entry fills the hole so that the array stays dense. */

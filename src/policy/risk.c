@@ -39,7 +39,11 @@ static struct ptable convos = PTABLE_INIT(struct convo);
 static struct ptable sessions = PTABLE_INIT(struct rsession);
 
 /* 2^-x for x >= 0 without libm: halvings for the whole part, the
- * exponential series for the rest (|y| < ln 2: 14 terms reach 1e-13). */
+ * exponential series for the rest (|y| < ln 2: 14 terms reach 1e-13).
+ * The series stops at the first term that moves the sum neither up nor
+ * down: every later one is smaller, so none could, and the result is the
+ * full sum's to the bit. Between two messages x is tiny (a minute is 1e-4
+ * of the half-life) and three terms or so do instead of fourteen. */
 static double half_pow(double x)
 {
     if (x <= 0)
@@ -50,9 +54,11 @@ static double half_pow(double x)
     double y = -(x - whole) * 0.69314718055994531, term = 1, sum = 1;
     for (int n = 1; n < 14; n++) {
         term *= y / n;
+        if (sum + term == sum && sum - term == sum)
+            break;
         sum += term;
     }
-    return sum / (double)(1ULL << whole);
+    return whole ? sum / (double)(1ULL << whole) : sum;
 }
 
 /* How much of a weight noted at from_ms is left at to_ms. */
@@ -82,15 +88,27 @@ static double side_score(const struct side *s, double f)
     return distinct ? sum * (1 + 0.5 * (distinct - 1)) : 0;
 }
 
+static bool has_mass(const struct convo *c)
+{
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < SIGNAL_KINDS; k++)
+            if (c->side[i].mass[k] != 0)
+                return true;
+    return false;
+}
+
+/* Most conversations never carry a signal: nothing to decay there. */
 static void decay_convo(struct convo *c, int64_t now_ms)
 {
     if (now_ms <= c->ref_ms)
         return;
-    double f = decay(c->ref_ms, now_ms);
-    for (int i = 0; i < 2; i++) {
-        for (int k = 0; k < SIGNAL_KINDS; k++) {
-            double m = c->side[i].mass[k] * f;
-            c->side[i].mass[k] = m >= FORGET_BELOW ? (float)m : 0;
+    if (has_mass(c)) {
+        double f = decay(c->ref_ms, now_ms);
+        for (int i = 0; i < 2; i++) {
+            for (int k = 0; k < SIGNAL_KINDS; k++) {
+                double m = c->side[i].mass[k] * f;
+                c->side[i].mass[k] = m >= FORGET_BELOW ? (float)m : 0;
+            }
         }
     }
     c->ref_ms = now_ms;
@@ -105,20 +123,35 @@ static unsigned fire(uint8_t *fired, int score, unsigned at, uint8_t bit, unsign
     return effect;
 }
 
+/* The key of the conversation between sessions ha and hb, either way.
+ * One private message looks its conversation up two or three times (the
+ * risk note, the friction check, the count), so the last key is kept: it
+ * depends on nothing but the two keys. */
 static uint64_t pair_key(uint64_t ha, uint64_t hb, uint64_t who[2])
 {
+    static struct {
+        uint64_t who[2], key;
+        bool is_set;
+    } last;
     who[0] = ha < hb ? ha : hb;
     who[1] = ha < hb ? hb : ha;
-    return policy_hash(who, 2 * sizeof *who);
+    if (!last.is_set || last.who[0] != who[0] || last.who[1] != who[1]) {
+        memcpy(last.who, who, sizeof last.who);
+        last.key = policy_hash(who, 2 * sizeof *who);
+        last.is_set = true;
+    }
+    return last.key;
 }
 
-static struct convo *find_convo(const char *a, const char *b)
+static struct convo *find_convo(uint64_t ha, uint64_t hb)
 {
     uint64_t who[2];
-    return ptable_find(&convos, pair_key(policy_hash_str(a), policy_hash_str(b), who));
+    return ptable_find(&convos, pair_key(ha, hb, who));
 }
 
-static struct convo *use_convo(uint64_t ha, uint64_t hb, int64_t now_ms)
+/* The conversation of ha and hb, made the most recent; when there is none
+ * yet, a new one if may_add, else NULL. */
+static struct convo *use_convo(uint64_t ha, uint64_t hb, int64_t now_ms, bool may_add)
 {
     uint64_t who[2];
     uint64_t key = pair_key(ha, hb, who);
@@ -127,6 +160,8 @@ static struct convo *use_convo(uint64_t ha, uint64_t hb, int64_t now_ms)
         ptable_touch(&convos, c);
         return c;
     }
+    if (!may_add)
+        return NULL;
     c = ptable_add(&convos, key, policy_cfg.risk_max_conversations);
     memcpy(c->who, who, sizeof who);
     c->first_ms = c->last_ms = c->ref_ms = now_ms;
@@ -156,11 +191,10 @@ static double add_signals(struct convo *c, struct side *s, unsigned signals,
     return added;
 }
 
-static unsigned note_conversation(uint64_t hf, uint64_t ht, unsigned signals,
+static unsigned note_conversation(struct convo *c, uint64_t hf, unsigned signals,
                                   const int weight[SIGNAL_KINDS], int64_t now_ms,
                                   double *added, int *score)
 {
-    struct convo *c = use_convo(hf, ht, now_ms);
     decay_convo(c, now_ms);
     if (now_ms > c->last_ms)
         c->last_ms = now_ms;
@@ -188,7 +222,8 @@ static unsigned note_session(uint64_t hf, double added, int64_t now_ms, int *sco
         ptable_touch(&sessions, s);
     }
     if (now_ms > s->ref_ms) {
-        s->score = (float)(s->score * decay(s->ref_ms, now_ms));
+        if (s->score != 0)
+            s->score = (float)(s->score * decay(s->ref_ms, now_ms));
         s->ref_ms = now_ms;
     }
     s->score += (float)added;
@@ -205,51 +240,70 @@ static bool has_signal(unsigned signals, const int weight[SIGNAL_KINDS])
     return false;
 }
 
-void risk_note(const char *from, const char *to, unsigned signals,
-               const int weight[SIGNAL_KINDS], int64_t now_ms, struct risk_update *out)
+void risk_note_keys(uint64_t from, const uint64_t *to, unsigned signals,
+                    const int weight[SIGNAL_KINDS], int64_t now_ms, struct risk_update *out)
 {
     *out = (struct risk_update){0};
-    if (!from)
-        return;
-    uint64_t hf = policy_hash_str(from);
-    bool is_private = to && strcmp(from, to) != 0;
     double added = 0;
-    if (is_private && (has_signal(signals, weight) || find_convo(from, to))) {
-        out->effects = note_conversation(hf, policy_hash_str(to), signals, weight, now_ms,
-                                         &added, &out->conversation);
-    } else if (!is_private) {
+    struct convo *c = to ? use_convo(from, *to, now_ms, has_signal(signals, weight)) : NULL;
+    if (c) {
+        out->effects = note_conversation(c, from, signals, weight, now_ms, &added,
+                                         &out->conversation);
+    } else if (!to) {
         /* A room has no conversation to count a kind once in: each
          * signal adds its weight to the session. */
         for (int k = 1; k < SIGNAL_KINDS; k++)
             if ((signals & (1u << k)) && weight[k] > 0)
                 added += weight[k] > WEIGHT_MAX ? WEIGHT_MAX : weight[k];
     }
-    out->effects |= note_session(hf, added, now_ms, &out->session);
+    out->effects |= note_session(from, added, now_ms, &out->session);
 }
 
-void risk_count_message(const char *from, const char *to, int64_t now_ms)
+void risk_note(const char *from, const char *to, unsigned signals,
+               const int weight[SIGNAL_KINDS], int64_t now_ms, struct risk_update *out)
 {
-    if (!from || !to || strcmp(from, to) == 0)
+    *out = (struct risk_update){0};
+    if (!from)
         return;
-    struct convo *c = use_convo(policy_hash_str(from), policy_hash_str(to), now_ms);
+    uint64_t ht = to ? policy_hash_str(to) : 0;
+    bool is_private = to && strcmp(from, to) != 0;
+    risk_note_keys(policy_hash_str(from), is_private ? &ht : NULL, signals, weight, now_ms, out);
+}
+
+void risk_count_message_keys(uint64_t from, uint64_t to, int64_t now_ms)
+{
+    struct convo *c = use_convo(from, to, now_ms, true);
     if (c->messages < UINT32_MAX)
         c->messages++;
     if (now_ms > c->last_ms)
         c->last_ms = now_ms;
 }
 
+void risk_count_message(const char *from, const char *to, int64_t now_ms)
+{
+    if (!from || !to || strcmp(from, to) == 0)
+        return;
+    risk_count_message_keys(policy_hash_str(from), policy_hash_str(to), now_ms);
+}
+
+unsigned risk_exchanged_keys(uint64_t a, uint64_t b)
+{
+    struct convo *c = find_convo(a, b);
+    return c ? c->messages : 0;
+}
+
 unsigned risk_exchanged(const char *a, const char *b)
 {
-    struct convo *c = a && b ? find_convo(a, b) : NULL;
-    return c ? c->messages : 0;
+    return a && b ? risk_exchanged_keys(policy_hash_str(a), policy_hash_str(b)) : 0;
 }
 
 bool risk_get(const char *from, const char *to, int64_t now_ms, struct risk_view *out)
 {
-    struct convo *c = from && to ? find_convo(from, to) : NULL;
+    uint64_t hf = from ? policy_hash_str(from) : 0;
+    struct convo *c = from && to ? find_convo(hf, policy_hash_str(to)) : NULL;
     if (!c)
         return false;
-    const struct side *s = &c->side[c->who[0] == policy_hash_str(from) ? 0 : 1];
+    const struct side *s = &c->side[c->who[0] == hf ? 0 : 1];
     double f = now_ms > c->ref_ms ? decay(c->ref_ms, now_ms) : 1;
     *out = (struct risk_view){.messages = c->messages, .first_ms = c->first_ms,
                               .last_ms = c->last_ms, .score = rounded(side_score(s, f))};

@@ -57,6 +57,16 @@ void risk_count_message(const char *from, const char *to, int64_t now_ms);
  * the conversation was forgotten). */
 unsigned risk_exchanged(const char *a, const char *b);
 
+/* The same three for the gate, with the sessions given by their keys
+ * (policy_session_key, checks.h), which it computes once per action
+ * rather than once per call here. The caller compares the ids themselves
+ * (exactly, as above): `to` is NULL for a room message and for one to
+ * oneself, and risk_count_message_keys wants two different sessions. */
+void risk_note_keys(uint64_t from, const uint64_t *to, unsigned signals,
+                    const int weight[SIGNAL_KINDS], int64_t now_ms, struct risk_update *out);
+void risk_count_message_keys(uint64_t from, uint64_t to, int64_t now_ms);
+unsigned risk_exchanged_keys(uint64_t a, uint64_t b);
+
 /* What is known of the conversation, seen from `from` (its signals). */
 struct risk_view {
     unsigned messages;                  /* both ways */

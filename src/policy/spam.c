@@ -23,12 +23,16 @@ struct rate {
     int64_t tat_us;         /* rate_wait/rate_take */
 };
 
-/* Where one session sent a text lately, or who sent it to one target. */
+/* Where one session sent a text lately, or who sent it to one target.
+ * Each target or sender sits next to its time, so that the usual spread
+ * of one or two is read from the cache line of the entry's head. */
 struct spread {
     struct ptable_head h;
     uint32_t n;
-    uint64_t who[DUPLICATE_MAX];
-    int64_t at[DUPLICATE_MAX];
+    struct {
+        uint64_t who;
+        int64_t at;
+    } seen[DUPLICATE_MAX];
 };
 
 static struct ptable rates = PTABLE_INIT(struct rate);
@@ -59,9 +63,9 @@ struct verdict check_slow_mode(const struct action *a)
 
 /* messages_per_minute per session, in bursts of as many: 0 when the
  * message may go (and it is counted), else how long until it could. */
-static int64_t session_rate_wait(const char *session, int64_t now)
+static int64_t session_rate_wait(const struct action *a, int64_t now)
 {
-    struct rate *r = ptable_use(&rates, policy_hash_str(session), SPAM_TABLE_MAX);
+    struct rate *r = ptable_use(&rates, policy_session_key(a), SPAM_TABLE_MAX);
     int64_t wait = rate_wait(r->tat_us, policy_cfg.messages_per_minute, now);
     if (!wait)
         rate_take(&r->tat_us, policy_cfg.messages_per_minute, now);
@@ -173,11 +177,10 @@ static unsigned spread_count(struct spread *s, uint64_t who, int64_t now, unsign
     int64_t since = now - policy_cfg.duplicate_window_ms;
     uint32_t kept = 0, known = DUPLICATE_MAX;
     for (uint32_t i = 0; i < s->n; i++) {
-        if (s->at[i] <= since)
+        if (s->seen[i].at <= since)
             continue;
-        s->who[kept] = s->who[i];
-        s->at[kept] = s->at[i];
-        if (s->who[kept] == who)
+        s->seen[kept] = s->seen[i];
+        if (s->seen[kept].who == who)
             known = kept;
         kept++;
     }
@@ -187,8 +190,8 @@ static unsigned spread_count(struct spread *s, uint64_t who, int64_t now, unsign
         return count;
     if (known == DUPLICATE_MAX)
         known = s->n++;
-    s->who[known] = who;
-    s->at[known] = now;
+    s->seen[known].who = who;
+    s->seen[known].at = now;
     return count;
 }
 
@@ -202,7 +205,7 @@ static unsigned limit_of(unsigned configured)
 static uint64_t target_hash(const struct action *a)
 {
     if (a->kind == ACTION_SAY_PRIVATE && a->target_session)
-        return policy_hash_str(a->target_session);
+        return policy_target_key(a);
     char folded[256];
     casemap_fold(folded, a->target ? a->target : "", sizeof folded);
     return policy_hash_str(folded);
@@ -218,7 +221,7 @@ static struct verdict check_duplicate(const struct action *a, int64_t now)
     if (!policy_text || policy_text->folded_len < DUPLICATE_MIN_LEN)
         return none();
     uint64_t text = policy_hash(policy_text->folded, policy_text->folded_len);
-    uint64_t where = target_hash(a), who = policy_hash_str(a->session);
+    uint64_t where = target_hash(a), who = policy_session_key(a);
     uint64_t key[2] = {text, who};
     struct spread *s = ptable_use(&by_sender, policy_hash(key, sizeof key), SPAM_TABLE_MAX);
     unsigned limit = limit_of(policy_cfg.duplicate_targets);
@@ -241,7 +244,7 @@ struct verdict check_spam(const struct action *a)
     if ((a->kind != ACTION_SAY_ROOM && a->kind != ACTION_SAY_PRIVATE) || !a->session)
         return none();
     int64_t now = policy_mono_ms(a);
-    int64_t wait = session_rate_wait(a->session, now);
+    int64_t wait = session_rate_wait(a, now);
     if (wait)
         return (struct verdict){.kind = VERDICT_DENY, .code = "RATE_LIMIT", .retry_ms = wait,
                                 .reason = "You are sending messages too fast: wait a moment"};
