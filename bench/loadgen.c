@@ -541,12 +541,17 @@ static void ws_key(uint32_t idx, char out[25])
 	EVP_EncodeBlock((unsigned char *)out, raw, 16);
 }
 
+/* A client's nickname: the prefix, its number, and a letter, so that no
+ * nickname ends in a number a server may read as an age (salon refuses
+ * "lg15" in adult rooms: docs/rules.md, fr.names.age). */
+#define NICK_FMT "%s%" PRIu32 "x"
+
 static void start_registration(struct client *c)
 {
 	c->state = C_REGISTERING;
 	if (o.pass)
 		send_linef(c, "PASS %s", o.pass);
-	send_linef(c, "NICK %s%" PRIu32, o.nick_prefix, o.id_offset + c->idx);
+	send_linef(c, "NICK " NICK_FMT, o.nick_prefix, o.id_offset + c->idx);
 	send_linef(c, "USER lg%" PRIu32 " 0 * :salon loadgen", o.id_offset + c->idx);
 }
 
@@ -713,7 +718,7 @@ static void on_line(struct client *c, const char *p, size_t n, int64_t now)
 				const char *colon = strchr(o.oper, ':');
 
 				send_linef(c, "OPER %.*s %s", (int)(colon - o.oper), o.oper, colon + 1);
-				send_linef(c, "MODE %s%" PRIu32 " +F", o.nick_prefix, o.id_offset + c->idx);
+				send_linef(c, "MODE " NICK_FMT " +F", o.nick_prefix, o.id_offset + c->idx);
 			}
 		} else if (!memcmp(cmd, "366", 3) && c->state == C_JOINING) {
 			c->state = C_JOINED;
