@@ -63,6 +63,9 @@ static struct conn *conn_new(void)
 
 static void conn_free(struct conn *c)
 {
+    /* As net/ does before a connection goes: off the pending list. */
+    while (outq_pending_pop())
+        ;
     http_conn_ops.closed(c, "test over");
     outq_cleanup(&c->out);
     buf_cleanup(&c->in);
