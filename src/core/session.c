@@ -39,6 +39,8 @@ static void session_free(struct session *s)
     list_free(&s->ignored);
     while (s->requests)
         session_request_drop(s, s->requests);
+    free(s->nicks);
+    free(s->actions);
     free(s);
 }
 
@@ -316,10 +318,21 @@ void session_sweep(int64_t now)
             session_free(s);
 }
 
+/* Room for one more entry in a history of n out of *cap (doubling up to
+ * SESSION_PAST_MAX); the caller drops the oldest when n is the maximum. */
+static void *past_grow(void *items, unsigned n, unsigned *cap, size_t size)
+{
+    if (n < *cap || *cap == SESSION_PAST_MAX)
+        return items;
+    *cap = *cap ? (*cap * 2 > SESSION_PAST_MAX ? SESSION_PAST_MAX : *cap * 2) : 1;
+    return xrealloc(items, *cap * size);
+}
+
 void session_note_nick(struct session *s, const char *nick, int64_t now)
 {
     if (s->nnicks && strcmp(s->nicks[s->nnicks - 1].nick, nick) == 0)
         return;
+    s->nicks = past_grow(s->nicks, s->nnicks, &s->nicks_cap, sizeof *s->nicks);
     if (s->nnicks == SESSION_PAST_MAX) {
         memmove(s->nicks, s->nicks + 1, (SESSION_PAST_MAX - 1) * sizeof *s->nicks);
         s->nnicks--;
@@ -332,6 +345,7 @@ void session_note_nick(struct session *s, const char *nick, int64_t now)
 void session_note_action(struct session *s, int64_t action_id, const char *action,
                          const char *reason, int64_t now)
 {
+    s->actions = past_grow(s->actions, s->nactions, &s->actions_cap, sizeof *s->actions);
     if (s->nactions == SESSION_PAST_MAX) {
         memmove(s->actions, s->actions + 1, (SESSION_PAST_MAX - 1) * sizeof *s->actions);
         s->nactions--;

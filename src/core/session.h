@@ -70,10 +70,14 @@ struct session {
     struct pm_request *requests;    /* waiting for my answer */
     unsigned users;                 /* connected users on this session */
     int64_t muted_until_ms;         /* wall clock; 0: not muted */
-    struct past_nick nicks[SESSION_PAST_MAX];       /* newest last */
-    unsigned nnicks;
-    struct past_action actions[SESSION_PAST_MAX];   /* newest last */
-    unsigned nactions;
+    /* Newest last, at most SESSION_PAST_MAX each, allocated as they grow:
+     * most sessions keep one nick and never see a staff action, and every
+     * open-registration connection has a session of its own (idle memory
+     * per connection, docs/benchmarks.md). */
+    struct past_nick *nicks;
+    unsigned nnicks, nicks_cap;
+    struct past_action *actions;
+    unsigned nactions, actions_cap;
     bool is_persistent;             /* ticket-backed: kept in storage */
     bool is_pm_restricted;          /* may not open new private conversations
                                      * until a moderator decides (docs/rules.md) */

@@ -1490,3 +1490,33 @@ Test(history, private_rings_are_reused_and_bounded)
     history_latest(history_private("@a@c", 10), 5, got_fn, &g);
     cr_assert_eq(g.n, 0);
 }
+
+/* A session's past nicks and staff actions: newest last, the oldest
+ * dropped past SESSION_PAST_MAX, a repeated nick noted once. */
+TestSuite(session);
+
+Test(session, past_nicks_and_actions_keep_the_newest)
+{
+    struct session *s = session_get("past-test-session", NULL, 0, false);
+    session_attach(s);
+    cr_assert_eq(s->nnicks, 0);
+    cr_assert_null(s->actions, "nothing allocated before a staff action");
+    char nick[16];
+    for (int i = 0; i < SESSION_PAST_MAX + 3; i++) {
+        snprintf(nick, sizeof nick, "nick%d", i);
+        session_note_nick(s, nick, 1000 + i);
+        session_note_nick(s, nick, 2000 + i);
+    }
+    cr_assert_eq(s->nnicks, SESSION_PAST_MAX);
+    cr_assert_str_eq(s->nicks[0].nick, "nick3");
+    cr_assert_eq(s->nicks[0].since_ms, 1003, "a repeat keeps the first time");
+    cr_assert_str_eq(s->nicks[SESSION_PAST_MAX - 1].nick, "nick10");
+    for (int i = 0; i < SESSION_PAST_MAX + 1; i++)
+        session_note_action(s, 100 + i, "kick", i ? "again" : NULL, 5000 + i);
+    cr_assert_eq(s->nactions, SESSION_PAST_MAX);
+    cr_assert_eq(s->actions[0].action_id, 101);
+    cr_assert_str_eq(s->actions[0].reason, "again");
+    cr_assert_eq(s->actions[SESSION_PAST_MAX - 1].action_id, 100 + SESSION_PAST_MAX);
+    session_detach(s);
+    cr_assert_null(session_find("past-test-session"), "an ephemeral session goes with its user");
+}
