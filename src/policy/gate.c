@@ -71,26 +71,27 @@ int64_t policy_wall_ms(const struct action *a)
     return a->wall_ms ? a->wall_ms : clock_wall_ms();
 }
 
-uint64_t policy_session_key(const struct action *a)
+/* id's key, from the cache (*has, *key) when a is the action being
+ * checked. */
+static uint64_t cached_key(const struct action *a, const char *id, bool *has, uint64_t *key)
 {
     if (a != keys.action)
-        return policy_hash_str(a->session);
-    if (!keys.has_session) {
-        keys.session = policy_hash_str(a->session);
-        keys.has_session = true;
+        return policy_hash_str(id);
+    if (!*has) {
+        *key = policy_hash_str(id);
+        *has = true;
     }
-    return keys.session;
+    return *key;
+}
+
+uint64_t policy_session_key(const struct action *a)
+{
+    return cached_key(a, a->session, &keys.has_session, &keys.session);
 }
 
 uint64_t policy_target_key(const struct action *a)
 {
-    if (a != keys.action)
-        return policy_hash_str(a->target_session);
-    if (!keys.has_target) {
-        keys.target = policy_hash_str(a->target_session);
-        keys.has_target = true;
-    }
-    return keys.target;
+    return cached_key(a, a->target_session, &keys.has_target, &keys.target);
 }
 
 bool policy_session_is_new(const struct action *a)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "irc/msg.h"
+#include "test_rng.h"
 
 /* A writable copy of a test line with the spare byte irc_parse may write. */
 static char linebuf[8192];
@@ -776,24 +777,13 @@ Test(roundtrip, canonical_lines_are_fixed_points)
     }
 }
 
-/* xorshift64: a fixed sequence so a failure is reproducible. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t rnd(uint32_t n)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state % n);
-}
-
 static void rnd_str(char *out, size_t maxlen, const char *alphabet,
                     size_t minlen)
 {
-    size_t n = minlen + rnd((uint32_t)(maxlen - minlen + 1));
+    size_t n = minlen + test_rng((uint32_t)(maxlen - minlen + 1));
     size_t a = strlen(alphabet);
     for (size_t i = 0; i < n; i++)
-        out[i] = alphabet[rnd((uint32_t)a)];
+        out[i] = alphabet[test_rng((uint32_t)a)];
     out[n] = '\0';
 }
 
@@ -808,28 +798,28 @@ Test(roundtrip, random_messages)
         char keys[4][48], vals[4][24], src[24], cmd[16];
         char params[IRC_PARAMS_MAX][24];
 
-        c.ntags = rnd(5);
+        c.ntags = test_rng(5);
         for (size_t i = 0; i < c.ntags; i++) {
             char name[12];
             rnd_str(name, 8, keych, 1);
             /* Distinct keys, so dedupe does not change the count. */
             snprintf(keys[i], sizeof keys[i], "%s%s%u%s",
-                     rnd(2) ? "+" : "", rnd(2) ? "v.e/" : "", (unsigned)i,
+                     test_rng(2) ? "+" : "", test_rng(2) ? "v.e/" : "", (unsigned)i,
                      name);
             rnd_str(vals[i], 12, valch, 0);
             c.tags[i].key = keys[i];
             c.tags[i].value = vals[i];
         }
-        if (rnd(2)) {
+        if (test_rng(2)) {
             rnd_str(src, 16, "abn!u@h.:", 1);
             c.source = src;
         }
-        if (rnd(4) == 0)
-            snprintf(cmd, sizeof cmd, "%03u", rnd(1000));
+        if (test_rng(4) == 0)
+            snprintf(cmd, sizeof cmd, "%03u", test_rng(1000));
         else
             rnd_str(cmd, 7, "ABCPRIVMSGjoin", 1);
         c.command = cmd;
-        c.nparams = rnd(IRC_PARAMS_MAX + 1);
+        c.nparams = test_rng(IRC_PARAMS_MAX + 1);
         for (size_t i = 0; i < c.nparams; i++) {
             bool is_last = i + 1 == c.nparams;
             if (is_last) {

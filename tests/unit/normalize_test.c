@@ -9,6 +9,7 @@
 
 #include "lib/utf8.h"
 #include "policy/normalize.h"
+#include "test_rng.h"
 
 static struct norm_text t;
 
@@ -442,17 +443,6 @@ Test(normalize, table_path_takes_french_and_nothing_it_cannot_read_alone)
     }
 }
 
-/* A small fixed generator, so that a failure names a case that comes back. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15u;
-
-static uint32_t rng(uint32_t below)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state % below);
-}
-
 /* A code point for random text: mostly ASCII and table code points, now
  * and then one the table path must refuse or a byte that is not UTF-8
  * (returned as 0x110000 + byte). */
@@ -470,16 +460,16 @@ static uint32_t random_code_point(void)
         0xFE0F, 0x3A3, 0x3C2, 0x3C3, 0x390, 0x430, 0x415, 0x1100, 0x1161, 0x11A8, 0xFDFA,
         0xFF41, 0x1F600, 0x2600, 0x1D42C, 0x660,
     };
-    uint32_t pick = rng(100);
+    uint32_t pick = test_rng(100);
     if (pick < 55)
-        return (uint8_t)ascii[rng(sizeof ascii - 1)];
+        return (uint8_t)ascii[test_rng(sizeof ascii - 1)];
     if (pick < 75)
-        return latin[rng(sizeof latin / sizeof *latin)];
+        return latin[test_rng(sizeof latin / sizeof *latin)];
     if (pick < 95)
-        return 0xA0 + rng(0x250 - 0xA0);
+        return 0xA0 + test_rng(0x250 - 0xA0);
     if (pick < 99)
-        return others[rng(sizeof others / sizeof *others)];
-    return 0x110000 + 0x80 + rng(0x80);
+        return others[test_rng(sizeof others / sizeof *others)];
+    return 0x110000 + 0x80 + test_rng(0x80);
 }
 
 Test(normalize, table_path_agrees_with_icu_path_on_random_text)
@@ -487,7 +477,7 @@ Test(normalize, table_path_agrees_with_icu_path_on_random_text)
     size_t taken = 0, cases = 5000;
     for (size_t k = 0; k < cases; k++) {
         char buf[512];
-        size_t len = 0, n = 1 + rng(40);
+        size_t len = 0, n = 1 + test_rng(40);
         for (size_t i = 0; i < n; i++) {
             uint32_t c = random_code_point();
             if (c >= 0x110000)
