@@ -1,67 +1,32 @@
 """The one-step entry API (docs/api.md): POST/GET/DELETE /api/v1/session,
 the locked age, the device cookie and the room directory, and the ticket
 it returns used over WebSocket and TCP."""
-import json
 import re
 import time
 
 import pytest
 
 import salonlib
-from salonlib import http_request, uniq
+from salonlib import uniq
 
 SERVER_CONFIG = {"entry": {"open_registration": "false"}}
 
 pytestmark = pytest.mark.skipif(salonlib.TARGET != "salon", reason="salon-only API")
 
 
-def _http(port, raw):
-    """Like salonlib.http_request, but also returns every Set-Cookie line."""
-    import socket
-    s = socket.create_connection(("127.0.0.1", port), timeout=salonlib.T)
-    try:
-        s.sendall(raw)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            d = s.recv(65536)
-            if not d:
-                break
-            buf += d
-        head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        _last_raw["set-cookie"] = [ln.split(":", 1)[1].strip() for ln in head.split("\r\n")
-                                   if ln.lower().startswith("set-cookie:")]
-        return salonlib.read_http_response(s, salonlib.T, buf)
-    finally:
-        s.close()
-
-
 def api(srv, method, path="/api/v1/session", body=None, cookies=None,
         ctype="application/json"):
-    """One request; returns (status, headers, json body or None)."""
-    data = b"" if body is None else (body if isinstance(body, bytes)
-                                     else json.dumps(body).encode())
-    head = "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" % (method, path)
+    """One request; returns (status, headers, json body or None), with
+    every Set-Cookie line in headers["set-cookie"], joined by " | "."""
+    headers = {}
     if cookies:
-        head += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in cookies.items())
-    if data or method == "POST":
-        head += "Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype, len(data))
-    status, headers, raw, _ = _http(srv.http_port, head.encode() + b"\r\n" + data)
-    headers["set-cookie"] = " | ".join(_raw_set_cookies(srv, method, path, head, data)) \
-        if "set-cookie" in headers else ""
-    try:
-        doc = json.loads(raw) if raw else None
-    except ValueError:
-        doc = None
-    return status, headers, doc
-
-
-_last_raw = {}
-
-
-def _raw_set_cookies(srv, method, path, head, data):
-    """Every Set-Cookie line of the last response (the parsed headers keep
-    only one per name)."""
-    return _last_raw.get("set-cookie", [])
+        headers["Cookie"] = "; ".join("%s=%s" % kv for kv in cookies.items())
+    if body is None and method == "POST":
+        body = b""
+    status, hdrs, doc = salonlib.http_json(srv, method, path, body, headers,
+                                           ctype=ctype)
+    hdrs["set-cookie"] = " | ".join(hdrs["set-cookie"])
+    return status, hdrs, doc
 
 
 def entry(nick, age=30, gender="woman", region="75", **extra):

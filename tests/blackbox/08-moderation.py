@@ -39,43 +39,14 @@ def modsrv(server_factory):
     s.cleanup()
 
 
-def http(srv, method, path, body=None, headers=None, source=None):
-    data = b"" if body is None else json.dumps(body).encode()
-    head = "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" % (method, path)
-    for k, v in (headers or {}).items():
-        head += "%s: %s\r\n" % (k, v)
-    if body is not None:
-        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
-    s = socket.socket()
-    if source:
-        s.bind((source, 0))
-    s.settimeout(salonlib.T)
-    s.connect(("127.0.0.1", srv.http_port))
-    try:
-        s.sendall(head.encode() + b"\r\n" + data)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            d = s.recv(65536)
-            if not d:
-                break
-            buf += d
-        raw_head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        status, hdrs, body_b, _ = salonlib.read_http_response(s, salonlib.T, buf)
-        hdrs["_raw"] = raw_head
-        try:
-            doc = json.loads(body_b) if body_b else None
-        except ValueError:
-            doc = None
-        return status, hdrs, doc
-    finally:
-        s.close()
+http = salonlib.http_json
 
 
 def login(srv, name="mod1", password=PASSWORD):
     status, hdrs, doc = http(srv, "POST", "/api/v1/staff/login", {"name": name, "password": password})
     assert status == 200, doc
-    token = [ln.split("=", 1)[1].split(";")[0] for ln in hdrs["_raw"].split("\r\n")
-             if ln.lower().startswith("set-cookie: salon_staff=")][0]
+    token = salonlib.cookie_value(hdrs, "salon_staff")
+    assert token, hdrs
     return {"Cookie": "salon_staff=" + token, "X-CSRF-Token": doc["csrf"]}
 
 
@@ -85,8 +56,8 @@ def enter(srv, nick, kind="tcp", age=30, source=None, caps=()):
                              {"nick": nick, "age": age, "gender": "unsaid", "region": "75",
                               "accept_rules": True}, source=source)
     assert status == 201, doc
-    device = [ln.split("=", 1)[1].split(";")[0] for ln in hdrs["_raw"].split("\r\n")
-              if ln.lower().startswith("set-cookie: salon_device=")][0]
+    device = salonlib.cookie_value(hdrs, "salon_device")
+    assert device, hdrs
     c = srv.client(kind, name=nick)
     c.send("PASS " + doc["ticket"])
     c.register(nick, caps=caps)

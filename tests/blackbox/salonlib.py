@@ -1048,19 +1048,23 @@ STAFF_PASSWORD = "correct horse battery staple"
 
 
 def http_json(srv, method, path, body=None, headers=None, source=None,
-              timeout=T):
-    """One request to srv's web listener with an optional JSON body, from
-    an optional loopback source address. Returns (status, headers, doc):
-    headers lower-cased, plus "set-cookie" as the list of every Set-Cookie
-    value; doc the decoded JSON body (None when empty or not JSON)."""
-    data = b"" if body is None else json.dumps(body).encode()
+              timeout=T, ctype="application/json"):
+    """One request to srv's web listener with an optional body (JSON, or
+    bytes sent as they are with Content-Type ctype), from an optional
+    loopback source address. Returns (status, headers, doc): headers
+    lower-cased, plus "set-cookie" as the list of every Set-Cookie value;
+    doc the decoded JSON body (None when empty or not JSON)."""
+    if body is None or isinstance(body, bytes):
+        data = body or b""
+    else:
+        data = json.dumps(body).encode()
     head = "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" % (method,
                                                                    path)
     for k, v in (headers or {}).items():
         head += "%s: %s\r\n" % (k, v)
     if body is not None:
-        head += ("Content-Type: application/json\r\nContent-Length: %d\r\n"
-                 % len(data))
+        head += "Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype,
+                                                                 len(data))
     s = socket.socket()
     try:
         if source:
