@@ -16,24 +16,13 @@ from salonlib import uniq
 
 pytestmark = pytest.mark.skipif(salonlib.TARGET != "salon", reason="salon-only moderation")
 
-PASSWORD = "correct horse battery staple"
-
-
-def add_staff(srv, name="mod1", role="moderator"):
-    r = subprocess.run([salonlib.SALON_BIN, "staff", "add", name, "--role", role, "--config",
-                        srv.config_path], input=(PASSWORD + "\n").encode(),
-                       capture_output=True, timeout=30, cwd=srv.dir)
-    assert r.returncode == 0, r.stderr
+PASSWORD = salonlib.STAFF_PASSWORD
 
 
 @pytest.fixture
 def modsrv(server_factory):
     """A server with a staff account (accounts are read at start-up)."""
-    s = salonlib.Server({"entry": {"open_registration": "false"}})
-    s.write_config()
-    add_staff(s)
-    # start() rewrites the config with new ports: keep the data dir.
-    s.start()
+    s = salonlib.start_with_staff({"entry": {"open_registration": "false"}})
     yield s
     s.stop(check=True)
     s.cleanup()
@@ -42,12 +31,7 @@ def modsrv(server_factory):
 http = salonlib.http_json
 
 
-def login(srv, name="mod1", password=PASSWORD):
-    status, hdrs, doc = http(srv, "POST", "/api/v1/staff/login", {"name": name, "password": password})
-    assert status == 200, doc
-    token = salonlib.cookie_value(hdrs, "salon_staff")
-    assert token, hdrs
-    return {"Cookie": "salon_staff=" + token, "X-CSRF-Token": doc["csrf"]}
+login = salonlib.staff_login
 
 
 def enter(srv, nick, kind="tcp", age=30, source=None, caps=()):
