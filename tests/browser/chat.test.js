@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Salon, launchBrowser, newUser, enter, fillEntry, joinFromDirectory, say, activeLog,
-  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE, messageRow, noPageErrors,
+  Salon, launchBrowser, newUser, enter, fillEntry, joinFromDirectory, say, nick, SCREENSHOTS,
+  DESKTOP, PHONE, messageRow, noPageErrors, privateMessage, assertNoSeriousA11y, closeContexts,
+  stopSalon,
 } from './harness.js';
 
 let salon;
@@ -21,17 +22,11 @@ before(async () => {
 
 // Each test closes its contexts: every open page is an IRC connection, and
 // salon limits connections per address ([limits] per_address).
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close().catch(() => {});
-});
+afterEach(() => closeContexts(contexts));
 
 after(async () => {
   if (browser) await browser.close();
-  if (salon) {
-    const res = await salon.stop();
-    salon.cleanup();
-    assert.deepEqual(res, { code: 0, signal: null }, `salon did not stop cleanly:\n${salon.log}`);
-  }
+  if (salon) await stopSalon(salon);
 });
 
 async function user(opts) {
@@ -40,12 +35,6 @@ async function user(opts) {
   return u;
 }
 
-
-// Opens a private conversation with /query and writes the first message.
-async function privateMessage(page, to, text) {
-  await say(page, `/msg ${to} ${text}`);
-  await page.waitForFunction((n) => document.getElementById('buffer-name').textContent === n, to);
-}
 
 test('two people enter with different profiles and talk in the same room, each seeing the other\'s badge', async () => {
   const alice = nick('Alice');
@@ -303,11 +292,9 @@ test('accessibility: axe-core finds no serious or critical violation on the entr
   const u = await user();
   await u.page.goto('/');
   await u.page.locator('#f-nick').waitFor();
-  let v = await runAxe(u.page);
-  assert.deepEqual(v, [], describeViolations(v));
+  await assertNoSeriousA11y(u.page, 'entry, desktop');
   await u.page.setViewportSize(PHONE);
-  v = await runAxe(u.page);
-  assert.deepEqual(v, [], describeViolations(v));
+  await assertNoSeriousA11y(u.page, 'entry, phone');
   await u.page.setViewportSize(DESKTOP);
 
   const other = await user();
@@ -320,21 +307,17 @@ test('accessibility: axe-core finds no serious or critical violation on the entr
   await messageRow(u.page, 'Salut').waitFor();
   await privateMessage(other.page, me, 'hello');
   await u.page.locator('.request').waitFor();
-  v = await runAxe(u.page);
-  assert.deepEqual(v, [], describeViolations(v));
+  await assertNoSeriousA11y(u.page, 'room with a private request');
   await u.page.click('#settings-open');
-  v = await runAxe(u.page);
-  assert.deepEqual(v, [], describeViolations(v));
+  await assertNoSeriousA11y(u.page, 'settings');
   await u.page.keyboard.press('Escape');
   await u.page.setViewportSize(PHONE);
-  v = await runAxe(u.page);
-  assert.deepEqual(v, [], describeViolations(v));
+  await assertNoSeriousA11y(u.page, 'chat, phone');
   // Keyboard: the drawer opens, takes focus, and Escape closes it.
   await u.page.click('#drawer-toggle');
   assert.equal(await u.page.getAttribute('#drawer-toggle', 'aria-expanded'), 'true');
   assert.ok(await u.page.evaluate(() => document.getElementById('sidebar').contains(document.activeElement)));
-  v = await runAxe(u.page);
-  assert.deepEqual(v, [], describeViolations(v));
+  await assertNoSeriousA11y(u.page, 'drawer open, phone');
   await u.page.keyboard.press('Escape');
   assert.equal(await u.page.getAttribute('#drawer-toggle', 'aria-expanded'), 'false');
   noPageErrors(u.page, other.page);

@@ -244,3 +244,40 @@ export async function staffApi(context, name, password) {
     delete: (path, data) => req.delete(path, { data, headers }),
   };
 }
+
+// Fails with the list of serious or critical accessibility violations on
+// the page, if any; `what` names the screen in the message.
+export async function assertNoSeriousA11y(page, what) {
+  const v = await runAxe(page);
+  assert.deepEqual(v, [], `${what}:\n${describeViolations(v)}`);
+}
+
+// Opens a private conversation with /msg and writes the first message.
+export async function privateMessage(page, to, text) {
+  await say(page, `/msg ${to} ${text}`);
+  await page.waitForFunction((n) => document.getElementById('buffer-name').textContent === n, to);
+}
+
+// Fills and sends the dashboard's login form (it does not wait for the
+// outcome: a test may expect a refusal).
+export async function staffLogin(page, name, password) {
+  await page.goto('/mod/');
+  await page.locator('#l-name').waitFor();
+  await page.fill('#l-name', name);
+  await page.fill('#l-password', password);
+  await page.click('#login-submit');
+}
+
+// Closes the browser contexts a test opened and empties the list: every
+// open page is an IRC connection, and salon limits them per address.
+export async function closeContexts(contexts) {
+  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+}
+
+// Stops a file's server, removes its files, and fails unless it exited
+// cleanly.
+export async function stopSalon(salon) {
+  const res = await salon.stop();
+  salon.cleanup();
+  assert.deepEqual(res, { code: 0, signal: null }, `salon did not stop cleanly:\n${salon.log}`);
+}

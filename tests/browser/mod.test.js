@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Salon, launchBrowser, newUser, enter, joinFromDirectory, say, activeLog,
-  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE, messageRow, noPageErrors,
+  Salon, launchBrowser, newUser, enter, joinFromDirectory, say, nick, SCREENSHOTS, DESKTOP, PHONE,
+  messageRow, noPageErrors, assertNoSeriousA11y, staffLogin, closeContexts, stopSalon,
 } from './harness.js';
 
 const STAFF = 'alice';
@@ -27,17 +27,11 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
 
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close().catch(() => {});
-});
+afterEach(() => closeContexts(contexts));
 
 after(async () => {
   if (browser) await browser.close();
-  if (salon) {
-    const res = await salon.stop();
-    salon.cleanup();
-    assert.deepEqual(res, { code: 0, signal: null }, `salon did not stop cleanly:\n${salon.log}`);
-  }
+  if (salon) await stopSalon(salon);
 });
 
 async function user(opts) {
@@ -46,27 +40,13 @@ async function user(opts) {
   return u;
 }
 
-
-async function noSeriousA11y(page, what) {
-  const v = await runAxe(page);
-  assert.deepEqual(v, [], `${what}:\n${describeViolations(v)}`);
-}
-
-async function staffLogin(page, password = PASSWORD) {
-  await page.goto('/mod/');
-  await page.locator('#l-name').waitFor();
-  await page.fill('#l-name', STAFF);
-  await page.fill('#l-password', password);
-  await page.click('#login-submit');
-}
-
 test('the dashboard without a staff session shows the login form; a wrong password is refused', async () => {
   const mod = await user();
   await mod.page.goto('/mod/');
   await mod.page.locator('#login-form').waitFor();
   assert.ok(await mod.page.locator('#dash').isHidden(), 'no dashboard before login');
   assert.equal(await mod.page.locator('#login-title').innerText(), 'Connexion de l’équipe');
-  await noSeriousA11y(mod.page, 'login form');
+  await assertNoSeriousA11y(mod.page, 'login form');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-login-desktop.png') });
   // The API agrees: no staff session, no queue.
   const res = await mod.page.request.get('/api/v1/mod/reports');
@@ -77,13 +57,13 @@ test('the dashboard without a staff session shows the login form; a wrong passwo
   await mod.page.click('#login-submit');
   await mod.page.locator('#e-l-name:not([hidden])').waitFor();
   assert.equal(await mod.page.getAttribute('#l-name', 'aria-invalid'), 'true');
-  await staffLogin(mod.page, 'not the password at all');
+  await staffLogin(mod.page, STAFF, 'not the password at all');
   const err = mod.page.locator('#e-login:not([hidden])');
   await err.waitFor();
   assert.match(await err.innerText(), /Nom ou mot de passe incorrect/);
   assert.ok(await mod.page.locator('#dash').isHidden());
   assert.equal(await mod.page.inputValue('#l-password'), '', 'the password field is cleared');
-  await noSeriousA11y(mod.page, 'login error');
+  await assertNoSeriousA11y(mod.page, 'login error');
   noPageErrors(mod.page);
 });
 
@@ -114,7 +94,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
   const dialog = r.page.locator('#report');
   await dialog.waitFor();
   assert.match(await dialog.innerText(), /Que se passe-t-il/);
-  await noSeriousA11y(r.page, 'report dialog');
+  await assertNoSeriousA11y(r.page, 'report dialog');
   // Sending without a category is caught on the page.
   await dialog.getByRole('button', { name: 'Envoyer le signalement' }).click();
   await r.page.locator('#e-report-cat:not([hidden])').waitFor();
@@ -140,7 +120,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
 
   // The moderator logs in and finds the fresh report, grouped, gravest first.
   const mod = await user();
-  await staffLogin(mod.page);
+  await staffLogin(mod.page, STAFF, PASSWORD);
   await mod.page.locator('#dash').waitFor();
   const item = mod.page.locator(`.report-item[data-report="${reportId}"]`);
   await item.waitFor();
@@ -151,7 +131,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
   assert.match(await group.locator('.g-cats').innerText(), /Harcèlement/);
   const titles = await mod.page.locator('.g-nick').allInnerTexts();
   assert.deepEqual(titles.slice(0, 2), [offender, reporter], 'threat (80) before spam (20)');
-  await noSeriousA11y(mod.page, 'queue');
+  await assertNoSeriousA11y(mod.page, 'queue');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-queue-desktop.png') });
 
   // The report: the conversation as text, the reported line highlighted.
@@ -165,7 +145,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
   assert.match(await mod.page.locator('#detail-meta').innerText(), /Il insiste et devient menaçant/);
   assert.match(await mod.page.locator('#detail-title').innerText(), new RegExp(`Signalement n° ${reportId}`));
   assert.equal(await mod.page.inputValue('#af-rule'), 'harassment', 'the category suggests the rule');
-  await noSeriousA11y(mod.page, 'report view');
+  await assertNoSeriousA11y(mod.page, 'report view');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-report-desktop.png') });
 
   // Ban by session, for good, with a reason; a missing reason is caught.
@@ -194,7 +174,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
   await o.page.locator('#status[data-state="removed"]').waitFor();
   assert.match(await o.page.locator('#status-text').innerText(), /banni/);
   assert.ok(await o.page.locator('#status-action').isHidden(), 'no reconnect button after a ban');
-  await noSeriousA11y(o.page, 'banned page');
+  await assertNoSeriousA11y(o.page, 'banned page');
   await o.page.screenshot({ path: join(SCREENSHOTS, 'banned-desktop.png') });
   // The appeal form in the statement.
   await note.getByRole('button', { name: 'Contester cette décision' }).click();
@@ -211,7 +191,7 @@ test('a report made on the chat page reaches the dashboard with its evidence; a 
   await mod.page.click('#tab-audit');
   await mod.page.locator('#audit-body tr', { hasText: 'ban' }).first().waitFor();
   assert.match(await mod.page.locator('#audit-body').innerText(), /view_report/);
-  await noSeriousA11y(mod.page, 'audit view');
+  await assertNoSeriousA11y(mod.page, 'audit view');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-audit-desktop.png') });
 
   // Logout ends the staff session on the server too.
@@ -234,16 +214,16 @@ test('the dashboard on a phone and in English', async () => {
   const { id } = await res.json();
 
   const mod = await user({ viewport: PHONE, locale: 'en-GB' });
-  await staffLogin(mod.page);
+  await staffLogin(mod.page, STAFF, PASSWORD);
   const item = mod.page.locator(`.report-item[data-report="${id}"]`);
   await item.waitFor();
   assert.equal(await mod.page.locator('#queue-title').innerText(), 'Open reports');
-  await noSeriousA11y(mod.page, 'phone queue');
+  await assertNoSeriousA11y(mod.page, 'phone queue');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-queue-phone.png') });
   await item.click();
   await mod.page.locator('#detail-title', { hasText: `Report #${id}` }).waitFor();
   assert.ok(await mod.page.locator('#queue').isHidden(), 'one pane at a time on a phone');
-  await noSeriousA11y(mod.page, 'phone report');
+  await assertNoSeriousA11y(mod.page, 'phone report');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-report-phone.png') });
   await mod.page.click('#detail-back');
   await item.waitFor();
@@ -277,7 +257,7 @@ test('rooms: watching a room and deleting a line; search finds the other line; b
   await messageRow(u.page, dropped).waitFor();
 
   const mod = await user();
-  await staffLogin(mod.page);
+  await staffLogin(mod.page, STAFF, PASSWORD);
   await mod.page.locator('#dash').waitFor();
   await mod.page.click('#tab-rooms');
   assert.equal(await mod.page.getAttribute('#tab-rooms', 'aria-current'), 'page');
@@ -286,7 +266,7 @@ test('rooms: watching a room and deleting a line; search finds the other line; b
   assert.match(await item.innerText(), /1 membre/);
   assert.match(await item.innerText(), /Marseille et Provence/, 'the topic');
   assert.match(await mod.page.locator('#watch-note').innerText(), /inscrit au journal d’audit/);
-  await noSeriousA11y(mod.page, 'rooms view');
+  await assertNoSeriousA11y(mod.page, 'rooms view');
 
   // Watch it from the keyboard: both lines, as text, with their author.
   await item.focus();
@@ -301,7 +281,7 @@ test('rooms: watching a room and deleting a line; search finds the other line; b
   assert.equal(await droppedRow.locator('.ev-nick').innerText(), speaker);
   assert.equal(await log.locator('i').count(), 0, 'message markup stays text');
   assert.match(await mod.page.locator('#watch-meta').innerText(), /Marseille et Provence/);
-  await noSeriousA11y(mod.page, 'watched room');
+  await assertNoSeriousA11y(mod.page, 'watched room');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-rooms-desktop.png') });
 
   // Delete one line: the shared action form, msgid chosen, rule and reason
@@ -348,7 +328,7 @@ test('rooms: watching a room and deleting a line; search finds the other line; b
   assert.equal(await results.locator('.res-text').innerText(), kept);
   assert.equal(await results.locator('mark').innerText(), word, 'the searched word is marked');
   assert.match(await mod.page.locator('#search-status').innerText(), /1 message\(s\) trouvé/);
-  await noSeriousA11y(mod.page, 'search results');
+  await assertNoSeriousA11y(mod.page, 'search results');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-search-desktop.png') });
   // The deleted line is gone from the search too; a date in the future finds nothing.
   await mod.page.click('#search-clear');

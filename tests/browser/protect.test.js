@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Salon, launchBrowser, newUser, enter, fillEntry, joinFromDirectory, say, activeLog,
-  runAxe, describeViolations, nick, SCREENSHOTS, DESKTOP, PHONE, messageRow, noPageErrors, staffApi,
+  Salon, launchBrowser, newUser, enter, fillEntry, joinFromDirectory, say, activeLog, nick,
+  SCREENSHOTS, DESKTOP, PHONE, messageRow, noPageErrors, staffApi, assertNoSeriousA11y,
+  privateMessage, staffLogin, closeContexts, stopSalon,
 } from './harness.js';
 
 const STAFF = 'vigie';
@@ -35,29 +36,18 @@ before(async () => {
   staff = await staffApi(staffContext, STAFF, PASSWORD);
 });
 
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close().catch(() => {});
-});
+afterEach(() => closeContexts(contexts));
 
 after(async () => {
   if (staffContext) await staffContext.close().catch(() => {});
   if (browser) await browser.close();
-  if (salon) {
-    const res = await salon.stop();
-    salon.cleanup();
-    assert.deepEqual(res, { code: 0, signal: null }, `salon did not stop cleanly:\n${salon.log}`);
-  }
+  if (salon) await stopSalon(salon);
 });
 
 async function user(opts) {
   const u = await newUser(browser, salon, opts);
   contexts.push(u.context);
   return u;
-}
-
-async function noSeriousA11y(page, what) {
-  const v = await runAxe(page);
-  assert.deepEqual(v, [], `${what}:\n${describeViolations(v)}`);
 }
 
 async function setLockdown(level) {
@@ -69,11 +59,6 @@ async function setLockdown(level) {
 }
 
 // Opens a private conversation with /msg and writes the first message.
-async function privateMessage(page, to, text) {
-  await say(page, `/msg ${to} ${text}`);
-  await page.waitForFunction((n) => document.getElementById('buffer-name').textContent === n, to);
-}
-
 // The lines of the conversation on screen, in order, as {kind, text}.
 function logLines(page) {
   return page.evaluate(() => [...document.querySelectorAll('.log:not([hidden]) > .msg')].map((el) => ({
@@ -91,12 +76,8 @@ function leadingZeroBits(buf) {
   return n;
 }
 
-async function staffLogin(page) {
-  await page.goto('/mod/');
-  await page.locator('#l-name').waitFor();
-  await page.fill('#l-name', STAFF);
-  await page.fill('#l-password', PASSWORD);
-  await page.click('#login-submit');
+async function loginAsStaff(page) {
+  await staffLogin(page, STAFF, PASSWORD);
   await page.locator('#dash').waitFor();
 }
 
@@ -143,11 +124,11 @@ test('grooming in a private conversation: a warning before the Snapchat message,
   const leave = tip.getByRole('button', { name: /Quitter, bloquer et signaler/ });
   assert.equal(await leave.count(), 1);
   assert.equal(await tip.getByRole('button', { name: /^Fermer/ }).count(), 1, 'a dismiss link');
-  await noSeriousA11y(t.page, 'private conversation with a warning and a safety tip');
+  await assertNoSeriousA11y(t.page, 'private conversation with a warning and a safety tip');
   await t.page.setViewportSize(PHONE);
   await tip.scrollIntoViewIfNeeded();
   await t.page.screenshot({ path: join(SCREENSHOTS, 'safety-tip-phone.png') });
-  await noSeriousA11y(t.page, 'the same on a phone');
+  await assertNoSeriousA11y(t.page, 'the same on a phone');
   await t.page.setViewportSize(DESKTOP);
 
   await leave.click();
@@ -197,7 +178,7 @@ test('lockdown "challenge": the page solves the proof of work and enters; "close
     await err.waitFor();
     assert.match(await err.innerText(), /entrées sont fermées/);
     assert.ok(await c.page.locator('#chat').isHidden());
-    await noSeriousA11y(c.page, 'entry closed');
+    await assertNoSeriousA11y(c.page, 'entry closed');
     // The 503 is the expected answer; Chromium logs it anyway.
     c.page.errors = c.page.errors.filter((x) => !/status of 503/.test(x));
     noPageErrors(u.page, c.page);
@@ -214,7 +195,7 @@ test('a pseudonym refused by a rule is shown with its reason next to the field',
   assert.match(await e.innerText(), /Ce pseudo n’est pas accepté : \S/);
   assert.equal(await u.page.getAttribute('#f-nick', 'aria-invalid'), 'true');
   assert.ok(await u.page.locator('#chat').isHidden());
-  await noSeriousA11y(u.page, 'entry with a refused pseudonym');
+  await assertNoSeriousA11y(u.page, 'entry with a refused pseudonym');
   noPageErrors(u.page);
 });
 
@@ -224,7 +205,7 @@ const COMPILE_MS = 60000;
 
 test('dashboard Rules view: shipped rules, one switched off and on with a reason, filters, a custom rule tested, added, applied and deleted', async () => {
   const mod = await user();
-  await staffLogin(mod.page);
+  await loginAsStaff(mod.page);
   await mod.page.click('#tab-rules');
   assert.equal(await mod.page.getAttribute('#tab-rules', 'aria-current'), 'page');
   const rows = mod.page.locator('#rules-body tr');
@@ -250,7 +231,7 @@ test('dashboard Rules view: shipped rules, one switched off and on with a reason
   assert.match(await mod.page.locator('#rd-title').innerText(), new RegExp(`Désactiver la règle ${id.replace(/\./g, '\\.')}`));
   await mod.page.click('#rd-confirm');
   await mod.page.locator('#e-rd-reason:not([hidden])').waitFor();
-  await noSeriousA11y(mod.page, 'reason dialog');
+  await assertNoSeriousA11y(mod.page, 'reason dialog');
   await mod.page.fill('#rd-reason', 'Trop de faux positifs cette semaine');
   await mod.page.click('#rd-confirm');
   await sw('[aria-checked=false].pending').waitFor();
@@ -294,7 +275,7 @@ test('dashboard Rules view: shipped rules, one switched off and on with a reason
   await mod.page.fill('#nr-test', 'rien à voir');
   await mod.page.click('#nr-test-run');
   await mod.page.locator('#nr-test-result .test-verdict', { hasText: /ne correspond pas/ }).waitFor();
-  await noSeriousA11y(mod.page, 'rules view with a test result');
+  await assertNoSeriousA11y(mod.page, 'rules view with a test result');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-rules-desktop.png') });
   await mod.page.click('#nr-submit');
   await mod.page.locator('#e-nr-why:not([hidden])').waitFor();
@@ -316,7 +297,7 @@ test('dashboard Rules view: shipped rules, one switched off and on with a reason
   assert.match(await refused.innerText(), /Message bloqué/);
   assert.match(await refused.innerText(), /pas le bienvenu/);
   assert.match(await refused.innerText(), new RegExp(`« voici du ${tag} »`));
-  await noSeriousA11y(a.page, 'room with a refused message');
+  await assertNoSeriousA11y(a.page, 'room with a refused message');
 
   // The custom rule goes, with a reason.
   await custom.getByRole('button', { name: /Supprimer/ }).click();
@@ -328,7 +309,7 @@ test('dashboard Rules view: shipped rules, one switched off and on with a reason
 
 test('dashboard: a held message shows "(automatic)", its rule and its text, and Release delivers it; the lockdown control and its banner', async () => {
   const mod = await user();
-  await staffLogin(mod.page);
+  await loginAsStaff(mod.page);
   const author = nick('Hugo');
   const reader = nick('Lina');
   const a = await user();
@@ -344,7 +325,7 @@ test('dashboard: a held message shows "(automatic)", its rule and its text, and 
   await waiting.waitFor();
   assert.match(await waiting.innerText(), /En attente de relecture/);
   assert.match(await waiting.innerText(), /à son insu/);
-  await noSeriousA11y(a.page, 'room with a held message');
+  await assertNoSeriousA11y(a.page, 'room with a held message');
   await say(a.page, `message ordinaire ${tag}`);
   await messageRow(b.page, `message ordinaire ${tag}`).waitFor();
   assert.doesNotMatch(await b.page.evaluate(() => document.body.textContent), /à son insu/);
@@ -359,7 +340,7 @@ test('dashboard: a held message shows "(automatic)", its rule and its text, and 
   await box.locator('.held-text', { hasText: 'à son insu' }).waitFor();
   assert.match(await mod.page.locator('#detail-meta').innerText(), /\(automatique\)/);
   assert.match(await mod.page.locator('#detail-meta').innerText(), /Règle/);
-  await noSeriousA11y(mod.page, 'report with a held message');
+  await assertNoSeriousA11y(mod.page, 'report with a held message');
   await mod.page.screenshot({ path: join(SCREENSHOTS, 'mod-held-desktop.png') });
   await box.getByRole('button', { name: 'Libérer le message' }).click();
   await mod.page.locator('#e-pp-reason:not([hidden])').waitFor();
@@ -383,7 +364,7 @@ test('dashboard: a held message shows "(automatic)", its rule and its text, and 
     await mod.page.click('#tab-audit');
     assert.ok(await banner.isVisible(), 'the banner stays on other views');
     await mod.page.click('#tab-rules');
-    await noSeriousA11y(mod.page, 'rules view under lockdown');
+    await assertNoSeriousA11y(mod.page, 'rules view under lockdown');
     await mod.page.getByLabel('Ouvert', { exact: true }).check();
     await mod.page.fill('#ld-reason', 'Vague passée');
     await mod.page.click('#ld-submit');
@@ -415,11 +396,11 @@ test('a room whose name awaits review: its creator is told, others cannot join u
   const refused = o.page.locator('#e-room:not([hidden])');
   await refused.waitFor();
   assert.match(await refused.innerText(), new RegExp(`${room} attend la validation de la modération`));
-  await noSeriousA11y(o.page, 'a join refused while the room awaits review');
+  await assertNoSeriousA11y(o.page, 'a join refused while the room awaits review');
   assert.equal(await o.page.locator('#buffers button', { hasText: room }).count(), 0);
 
   const mod = await user();
-  await staffLogin(mod.page);
+  await loginAsStaff(mod.page);
   const group = mod.page.locator('.group', { has: mod.page.locator('.g-nick', { hasText: creator }) });
   const item = group.locator('.report-item', { hasText: '(automatique)' }).first();
   await item.waitFor();
