@@ -1023,21 +1023,30 @@ PROFILE_RE = re.compile(r"(\?|18-24|25-34|35-49|50\+) "
 SERVER_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def server_fixture(config=None):
-    """A module-scoped pytest fixture running its own server with config
-    (for a group of tests that share a non-default configuration)."""
+def _module_fixture(start):
+    """A module-scoped pytest fixture around the server start() returns,
+    stopped cleanly (its log checked) and removed at the end."""
     import pytest
 
     @pytest.fixture(scope="module")
     def fx():
-        s = make_server(config)
-        s.start()
+        s = start()
         yield s
         try:
             s.stop(check=True)
         finally:
             s.cleanup()
     return fx
+
+
+def server_fixture(config=None):
+    """A module-scoped pytest fixture running its own server with config
+    (for a group of tests that share a non-default configuration)."""
+    def start():
+        s = make_server(config)
+        s.start()
+        return s
+    return _module_fixture(start)
 
 
 # ---------------------------------------------------------------- HTTP API, staff
@@ -1128,17 +1137,7 @@ def start_with_staff(config=None, staff=(("mod1", "moderator"),)):
 def staff_server_fixture(config=None):
     """A module-scoped pytest fixture: a server with the staff account
     "mod1" (see start_with_staff), stopped cleanly at the end."""
-    import pytest
-
-    @pytest.fixture(scope="module")
-    def fx():
-        s = start_with_staff(config)
-        yield s
-        try:
-            s.stop(check=True)
-        finally:
-            s.cleanup()
-    return fx
+    return _module_fixture(lambda: start_with_staff(config))
 
 
 def staff_login(srv, name="mod1", password=STAFF_PASSWORD):
