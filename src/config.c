@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,17 +94,6 @@ static bool parse_bool(const char *v, bool *out)
     return true;
 }
 
-static bool parse_long(const char *v, long min, long max, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < min || n > max)
-        return false;
-    *out = n;
-    return true;
-}
-
 #define STR(field) set_str(cfg->field, sizeof cfg->field, value)
 
 static bool set_str(char *dst, size_t cap, const char *value)
@@ -176,7 +164,7 @@ static bool protection_number(struct config_protection *p, const char *key, cons
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(key, keys[i].key))
-            return parse_long(value, keys[i].min, keys[i].max, keys[i].field);
+            return ini_long(value, keys[i].min, keys[i].max, keys[i].field);
     return false;
 }
 
@@ -206,23 +194,23 @@ static bool on_entry(struct parse *p, const char *section, const char *key, cons
         else if (!strcmp(key, "web_root")) ok = STR(web_root);
     } else if (!strcmp(section, "entry")) {
         if (!strcmp(key, "open_registration")) ok = parse_bool(value, &cfg->open_registration);
-        else if (!strcmp(key, "ticket_ttl")) ok = parse_long(value, 1, 31536000, &cfg->ticket_ttl_s);
-        else if (!strcmp(key, "age_lock")) ok = parse_long(value, 0, 31536000, &cfg->age_lock_s);
+        else if (!strcmp(key, "ticket_ttl")) ok = ini_long(value, 1, 31536000, &cfg->ticket_ttl_s);
+        else if (!strcmp(key, "age_lock")) ok = ini_long(value, 0, 31536000, &cfg->age_lock_s);
         else if (!strcmp(key, "secure_cookies")) ok = parse_bool(value, &cfg->secure_cookies);
     } else if (!strcmp(section, "limits")) {
-        if (!strcmp(key, "max_connections")) ok = parse_long(value, 1, 1000000, &cfg->max_connections);
-        else if (!strcmp(key, "per_address")) ok = parse_long(value, 0, 1000000, &cfg->per_address);
-        else if (!strcmp(key, "sendq")) ok = parse_long(value, 4096, 1L << 30, &cfg->sendq);
-        else if (!strcmp(key, "registration_timeout")) ok = parse_long(value, 1, 3600, &cfg->registration_timeout_s);
-        else if (!strcmp(key, "ping_interval")) ok = parse_long(value, 1, 86400, &cfg->ping_interval_s);
-        else if (!strcmp(key, "ping_timeout")) ok = parse_long(value, 1, 86400, &cfg->ping_timeout_s);
-        else if (!strcmp(key, "max_rooms_per_user")) ok = parse_long(value, 1, 1000, &cfg->max_rooms_per_user);
+        if (!strcmp(key, "max_connections")) ok = ini_long(value, 1, 1000000, &cfg->max_connections);
+        else if (!strcmp(key, "per_address")) ok = ini_long(value, 0, 1000000, &cfg->per_address);
+        else if (!strcmp(key, "sendq")) ok = ini_long(value, 4096, 1L << 30, &cfg->sendq);
+        else if (!strcmp(key, "registration_timeout")) ok = ini_long(value, 1, 3600, &cfg->registration_timeout_s);
+        else if (!strcmp(key, "ping_interval")) ok = ini_long(value, 1, 86400, &cfg->ping_interval_s);
+        else if (!strcmp(key, "ping_timeout")) ok = ini_long(value, 1, 86400, &cfg->ping_timeout_s);
+        else if (!strcmp(key, "max_rooms_per_user")) ok = ini_long(value, 1, 1000, &cfg->max_rooms_per_user);
     } else if (!strcmp(section, "flood")) {
-        if (!strcmp(key, "rate")) ok = parse_long(value, 1, 1000000, &cfg->flood_rate);
-        else if (!strcmp(key, "burst")) ok = parse_long(value, 1, 1000000, &cfg->flood_burst);
+        if (!strcmp(key, "rate")) ok = ini_long(value, 1, 1000000, &cfg->flood_rate);
+        else if (!strcmp(key, "burst")) ok = ini_long(value, 1, 1000000, &cfg->flood_burst);
     } else if (!strcmp(section, "rooms")) {
         if (!strcmp(key, "user_rooms")) ok = parse_bool(value, &cfg->user_rooms);
-        else if (!strcmp(key, "history_memory")) ok = parse_long(value, 0, 100000, &cfg->history_memory);
+        else if (!strcmp(key, "history_memory")) ok = ini_long(value, 0, 100000, &cfg->history_memory);
     } else if (!strcmp(section, "protection")) {
         if (!strcmp(key, "rules_dir"))
             ok = STR(protection.rules_dir);

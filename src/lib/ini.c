@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char *trim(char *s)
@@ -70,4 +71,15 @@ bool ini_read(const char *path, ini_entry_fn *fn, void *ud)
     }
     fclose(f);
     return ok;
+}
+
+bool ini_long(const char *value, long min, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (errno || end == value || *end || n < min || n > max)
+        return false;
+    *out = n;
+    return true;
 }

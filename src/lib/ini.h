@@ -26,4 +26,8 @@ typedef bool ini_entry_fn(void *ud, const char *section, const char *key, const 
  * there was none. */
 bool ini_read(const char *path, ini_entry_fn *fn, void *ud);
 
+/* A value that must be a decimal integer in [min, max], whole: false for
+ * anything else ("", "12x", an overflow). */
+bool ini_long(const char *value, long min, long max, long *out);
+
 #endif

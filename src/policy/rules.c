@@ -448,17 +448,6 @@ static bool room_item(struct parser *p, int line, const char *key, const char *i
     return true;
 }
 
-static bool parse_int(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* "10s", "10m", "2h". */
 static bool parse_duration(const char *s, int64_t *ms)
 {
@@ -471,7 +460,7 @@ static bool parse_duration(const char *s, int64_t *ms)
     memcpy(digits, s, n - 1);
     digits[n - 1] = '\0';
     long v;
-    if (!parse_int(digits, 1, 24 * 3600, &v))
+    if (!ini_long(digits, 1, 24 * 3600, &v))
         return false;
     char u = s[n - 1];
     int64_t unit = u == 's' ? 1000 : u == 'm' ? 60 * 1000 : u == 'h' ? 3600 * 1000 : 0;
@@ -552,7 +541,7 @@ static bool set_key(struct parser *p, int line, enum key k, const char *value)
         return true;
     case KEY_WEIGHT:
     case KEY_SEVERITY:
-        if (!parse_int(value, 0, 100, &v)) {
+        if (!ini_long(value, 0, 100, &v)) {
             fail(p, line, "%s: '%s' is not a number from 0 to 100", key, value);
             return false;
         }

@@ -17,6 +17,7 @@
 #include "lib/casemap.h"
 #include "lib/clock.h"
 #include "lib/msgbuf.h"
+#include "lib/ini.h"
 #include "lib/outq.h"
 #include "lib/utf8.h"
 #include "lib/wire.h"
@@ -788,4 +789,22 @@ Test(clock, monotonic_and_wall)
     int64_t w = clock_wall_ms();
     cr_assert_gt(w, 1577836800000LL);
     cr_assert_lt(w, 4102444800000LL);
+}
+
+/* ini_long: the whole value a decimal integer within bounds, or nothing. */
+Test(ini, long_values_are_whole_and_bounded)
+{
+    long v = -1;
+    cr_assert(ini_long("42", 0, 100, &v));
+    cr_assert_eq(v, 42);
+    cr_assert(ini_long("-3", -5, 5, &v));
+    cr_assert_eq(v, -3);
+    cr_assert(ini_long("100", 0, 100, &v), "the bounds are included");
+    v = 7;
+    cr_assert_not(ini_long("101", 0, 100, &v));
+    cr_assert_not(ini_long("", 0, 100, &v));
+    cr_assert_not(ini_long("12x", 0, 100, &v));
+    cr_assert_not(ini_long("1 2", 0, 100, &v));
+    cr_assert_not(ini_long("99999999999999999999999", 0, 100, &v), "overflow");
+    cr_assert_eq(v, 7, "a refused value leaves the output alone");
 }
