@@ -136,11 +136,8 @@ enum sl_err outq_printf(struct outq *q, const char *fmt, ...)
  * the benchmark machine, paid once per recipient per message. */
 static ssize_t write_out(int fd, const struct iovec *iov, int n)
 {
-    if (n == 1) {
-        ssize_t w = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-        if (w >= 0 || errno != ENOTSOCK)
-            return w;
-    }
+    if (n == 1)
+        return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
     return writev(fd, iov, n);
 }
 

@@ -69,8 +69,9 @@ void outq_close(struct outq *q, const char *reason);
 /* Like outq_close, for a reason built at run time (copied). */
 void outq_close_dup(struct outq *q, const char *reason);
 
-/* Writes as much as the kernel takes with writev (IOV_MAX entries per call),
- * at most max_bytes per call so one fast reader cannot starve the rest.
+/* Writes as much as the kernel takes to the socket fd, with send() for one
+ * buffer and writev (IOV_MAX entries per call) for several, at most
+ * max_bytes per call so one fast reader cannot starve the rest.
  * Returns SL_OK when the queue is empty, SL_EAGAIN when bytes remain,
  * SL_EIO when the socket failed (errno kept). */
 enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes);
