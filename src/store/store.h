@@ -181,11 +181,17 @@ enum sl_err store_put_staff(struct store *st, const struct store_staff *s);
 typedef void store_staff_fn(const struct store_staff *s, void *ud);
 size_t store_load_staff(struct store *st, store_staff_fn *fn, void *ud);
 
+/* How long appends may gather before one commit carries them all (default
+ * 20 ms; 0 commits as soon as the thread is free). Queries, durable writes
+ * and store_close never wait for it. */
+void store_set_commit_window(struct store *st, int ms);
+
 /* Counters for /healthz and tests. */
 struct store_stats {
     uint64_t written;       /* messages committed */
     uint64_t queued;        /* messages waiting */
     uint64_t failures;      /* failed transactions (retried) */
+    uint64_t commits;       /* transactions of appends committed */
 };
 void store_get_stats(struct store *st, struct store_stats *out);
 

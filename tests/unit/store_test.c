@@ -268,6 +268,54 @@ Test(store, close_commits_everything_queued)
     store_close(st);
 }
 
+/* Appends wait out the commit window and then go in one transaction; a
+ * query or store_close does not wait for it. */
+Test(store, appends_gather_until_a_query_or_close)
+{
+    struct store *st = open_ok();
+    store_set_commit_window(st, 60000);
+    put(st, "w1", "#r", 1000, "s1", "ann!a@h", "#R");
+    put(st, "w2", "#r", 2000, "s1", "ann!a@h", "#R");
+    put(st, "w3", "#r", 3000, "s1", "ann!a@h", "#R");
+    poll(NULL, 0, 100);
+    struct store_stats stats;
+    store_get_stats(st, &stats);
+    cr_assert_eq(stats.written, 0, "committed before the window ended");
+    cr_assert_eq(stats.queued, 3);
+
+    struct got g = hist(st, STORE_LATEST, (struct store_bound)UNSET,
+                        (struct store_bound)UNSET, 10);
+    cr_assert_str_eq(g.ids, "w1,w2,w3");
+    store_get_stats(st, &stats);
+    cr_assert_eq(stats.written, 3);
+    cr_assert_eq(stats.commits, 1, "three appends, %llu commits",
+                 (unsigned long long)stats.commits);
+
+    put(st, "w4", "#r", 4000, "s1", "ann!a@h", "#R");
+    store_close(st);
+    st = open_ok();
+    cr_assert_eq(recent(st, "#r", 10), 4);
+    cr_assert_str_eq(recent_ids, "w1,w2,w3,w4");
+    store_close(st);
+}
+
+/* With no window, an append is committed without waiting for company. */
+Test(store, no_commit_window_commits_at_once)
+{
+    struct store *st = open_ok();
+    store_set_commit_window(st, 0);
+    put(st, "n1", "#r", 1000, "s1", "ann!a@h", "#R");
+    struct store_stats stats;
+    for (int i = 0; i < 1000; i++) {
+        store_get_stats(st, &stats);
+        if (stats.written == 1)
+            break;
+        poll(NULL, 0, 10);
+    }
+    cr_assert_eq(stats.written, 1);
+    store_close(st);
+}
+
 Test(store, duplicate_msgid_does_not_sink_its_group)
 {
     struct store *st = open_ok();
