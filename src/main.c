@@ -261,11 +261,14 @@ static void on_tick(struct loop *loop, void *ud)
     loop_timer_arm(loop, &s->tick, 1000, on_tick, s);
 }
 
-/* A rule set compiled in the background takes over between two turns. */
+/* After net/ has flushed the queues: rooms' next messages start new
+ * buffers, and a rule set compiled in the background takes over between
+ * two turns. */
 static void on_before_sleep(struct loop *loop, void *ud)
 {
     (void)loop;
     (void)ud;
+    fanout_end_turn();
     rules_poll();
 }
 
@@ -425,6 +428,7 @@ int main(int argc, char **argv)
     loop_run(s.loop);
 
     net_shutdown("Server shutting down");
+    fanout_end_turn();
     loop_del(s.loop, &s.store_watch);
     store_close(s.store);
     close(sfd);

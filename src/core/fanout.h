@@ -45,18 +45,34 @@ const char *fanout_server_name(void);
 
 /* One delivery round: each distinct (tag set, framing) encoding of ev is
  * built once, on first need, and shared by reference with every recipient.
- * Usage: fanout_init, fanout_to(...) per recipient, fanout_done. */
+ * Usage: fanout_init (or fanout_init_room), fanout_to(...) per recipient,
+ * fanout_done. */
+struct fanout_enc {
+    struct msgbuf *mb;          /* NULL until first needed */
+    uint32_t off, len;          /* the encoding's bytes in mb */
+};
+
 struct fanout {
     const struct event *ev;
-    struct msgbuf *enc[FANOUT_TAG_VARIANTS][WIRE_FRAMINGS];
+    const void *room;           /* fanout_init_room's key, or NULL */
+    struct fanout_enc enc[FANOUT_TAG_VARIANTS][WIRE_FRAMINGS];
     uint32_t deliveries;
 };
 
 void fanout_init(struct fanout *f, const struct event *ev);
+/* fanout_init for an event said in a room (`room` is any pointer that names
+ * it). Its encodings are written end to end after the room's earlier ones
+ * of this loop turn, one buffer per encoding, so a member who gets several
+ * of the room's messages in one turn has them in one range of its queue
+ * (lib/outq.h): one iovec, and one run for the kernel to copy. */
+void fanout_init_room(struct fanout *f, const struct event *ev, const void *room);
 /* Queues the event for u (skips users whose connection is closing). */
 void fanout_to(struct fanout *f, struct user *u);
 /* Releases the encodings (recipients keep their own references). */
 void fanout_done(struct fanout *f);
+/* Ends the loop turn: rooms' next messages start new buffers. Called before
+ * the loop sleeps, once the queues have been flushed. */
+void fanout_end_turn(void);
 
 /* Convenience: one event to one user. */
 void fanout_one(struct user *u, const struct event *ev);

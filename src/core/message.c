@@ -121,7 +121,7 @@ enum sl_err message_to_room(struct user *u, struct room *r, const char *command,
         history_add(r->history, &sm);
     }
     struct fanout f;
-    fanout_init(&f, &ev);
+    fanout_init_room(&f, &ev, r);
     for (uint32_t i = 0; i < r->nmembers; i++) {
         struct user *m = r->members[i];
         if (m == u ? (u->wants & USER_WANTS_ECHO) != 0 : !message_is_ignored(m, u))

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -27,10 +28,20 @@ void outq_release(struct outq *q)
     q->close_reason = NULL;
 }
 
+static struct outq_ent *ent_at(const struct outq *q, uint32_t i)
+{
+    return &q->ents[(q->head + i) & (q->cap - 1)];
+}
+
+const struct outq_ent *outq_entry(const struct outq *q, uint32_t i)
+{
+    return i < q->count ? ent_at(q, i) : NULL;
+}
+
 void outq_cleanup(struct outq *q)
 {
     for (uint32_t i = 0; i < q->count; i++)
-        msgbuf_unref(q->ents[(q->head + i) % q->cap].mb);
+        msgbuf_unref(ent_at(q, i)->mb);
     free(q->ents);
     q->ents = NULL;
     q->head = q->count = q->cap = 0;
@@ -79,31 +90,42 @@ static void grow(struct outq *q)
     uint32_t cap = q->cap ? q->cap * 2 : 4;
     struct outq_ent *ents = xmalloc(cap * sizeof *ents);
     for (uint32_t i = 0; i < q->count; i++)
-        ents[i] = q->ents[(q->head + i) % q->cap];
+        ents[i] = *ent_at(q, i);
     free(q->ents);
     q->ents = ents;
     q->cap = cap;
     q->head = 0;
 }
 
-enum sl_err outq_push(struct outq *q, struct msgbuf *mb)
+enum sl_err outq_push_range(struct outq *q, struct msgbuf *mb, uint32_t off, uint32_t len)
 {
     if (q->is_sendq_exceeded)
         return SL_ECLOSED;
-    if (q->limit && q->bytes + mb->len > q->limit) {
+    if (q->limit && q->bytes + len > q->limit) {
         q->is_sendq_exceeded = true;
         outq_close(q, "SendQ exceeded");
         return SL_ELIMIT;
     }
-    if (q->count == q->cap)
-        grow(q);
-    struct outq_ent *e = &q->ents[(q->head + q->count) % q->cap];
-    e->mb = msgbuf_ref(mb);
-    e->off = 0;
-    q->count++;
-    q->bytes += mb->len;
+    struct outq_ent *last = q->count ? ent_at(q, q->count - 1) : NULL;
+    if (last && last->mb == mb && last->off + last->len == off) {
+        last->len += len;
+    } else {
+        if (q->count == q->cap)
+            grow(q);
+        struct outq_ent *e = ent_at(q, q->count);
+        e->mb = msgbuf_ref(mb);
+        e->off = off;
+        e->len = len;
+        q->count++;
+    }
+    q->bytes += len;
     outq_mark_pending(q);
     return SL_OK;
+}
+
+enum sl_err outq_push(struct outq *q, struct msgbuf *mb)
+{
+    return outq_push_range(q, mb, 0, mb->len);
 }
 
 enum sl_err outq_push_line(struct outq *q, const char *line, size_t len)
@@ -141,6 +163,65 @@ static ssize_t write_out(int fd, const struct iovec *iov, int n)
     return writev(fd, iov, n);
 }
 
+/* A waiting range pins its msgbuf when it is less than half of a buffer
+ * that others hold too: a slow reader's lines in a turn's buffer (see
+ * core/fanout.c), which compact() copies out. A message of the queue's own
+ * that was partly written is left as it is. */
+static bool pins(const struct outq_ent *e)
+{
+    return (size_t)e->len * 2 < e->mb->len && e->mb->refs > 1;
+}
+
+/* Copies every pinning range into one buffer of the queue's own, so that a
+ * slow reader does not hold a whole turn's buffer for its few lines (see
+ * outq_flush). */
+static void compact(struct outq *q)
+{
+    size_t spare = 0, npinned = 0;
+    for (uint32_t i = 0; i < q->count; i++) {
+        const struct outq_ent *e = ent_at(q, i);
+        if (pins(e)) {
+            spare += e->len;
+            npinned++;
+        }
+    }
+    if (npinned == 0)
+        return;
+    /* The pinning ranges, in order, become one new msgbuf; the entries
+     * between them stay. The old references go only at the end, so that
+     * dropping one cannot change what pins() says of the next entry. */
+    struct msgbuf *own = msgbuf_new(spare);
+    struct msgbuf **old = xmalloc(npinned * sizeof *old);
+    size_t at = 0, k = 0;
+    for (uint32_t i = 0; i < q->count && k < npinned; i++) {
+        struct outq_ent *e = ent_at(q, i);
+        if (!pins(e))
+            continue;
+        memcpy(own->data + at, e->mb->data + e->off, e->len);
+        old[k++] = e->mb;
+        e->mb = msgbuf_ref(own);
+        e->off = (uint32_t)at;
+        at += e->len;
+    }
+    for (size_t i = 0; i < npinned; i++)
+        msgbuf_unref(old[i]);
+    free(old);
+    msgbuf_unref(own);
+    /* Neighbouring entries now continue each other: merge them. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < q->count; i++) {
+        struct outq_ent e = *ent_at(q, i);
+        struct outq_ent *prev = n ? ent_at(q, n - 1) : NULL;
+        if (prev && prev->mb == e.mb && prev->off + prev->len == e.off) {
+            prev->len += e.len;
+            msgbuf_unref(e.mb);
+        } else {
+            *ent_at(q, n++) = e;
+        }
+    }
+    q->count = n;
+}
+
 enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
 {
     size_t written_total = 0;
@@ -149,10 +230,10 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
         int n = 0;
         size_t want = 0;
         for (uint32_t i = 0; i < q->count && n < IOV_MAX; i++) {
-            struct outq_ent *e = &q->ents[(q->head + i) % q->cap];
+            const struct outq_ent *e = ent_at(q, i);
             iov[n].iov_base = e->mb->data + e->off;
-            iov[n].iov_len = e->mb->len - e->off;
-            want += iov[n].iov_len;
+            iov[n].iov_len = e->len;
+            want += e->len;
             n++;
             if (want >= max_bytes)
                 break;
@@ -161,8 +242,10 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                compact(q);
                 return SL_EAGAIN;
+            }
             return SL_EIO;
         }
         size_t left = (size_t)w;
@@ -171,21 +254,22 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
         /* Pop what was written, including empty entries (len 0), which
          * writev reports as nothing written. */
         while (q->count > 0) {
-            struct outq_ent *e = &q->ents[q->head];
-            size_t rest = e->mb->len - e->off;
-            if (left < rest) {
+            struct outq_ent *e = ent_at(q, 0);
+            if (left < e->len) {
                 e->off += (uint32_t)left;
+                e->len -= (uint32_t)left;
                 break;
             }
-            left -= rest;
+            left -= e->len;
             msgbuf_unref(e->mb);
-            q->head = (q->head + 1) % q->cap;
+            q->head = (q->head + 1) & (q->cap - 1);
             q->count--;
         }
-        if ((size_t)w < want)
-            return SL_EAGAIN;       /* the kernel is full for now */
-        if (written_total >= max_bytes && q->count > 0)
-            return SL_EAGAIN;       /* fairness: come back next turn */
+        if ((size_t)w < want || (written_total >= max_bytes && q->count > 0)) {
+            /* The kernel is full for now, or fairness: come back later. */
+            compact(q);
+            return SL_EAGAIN;
+        }
     }
     free(q->ents);
     q->ents = NULL;

@@ -9,24 +9,32 @@
 #include "lib/msgbuf.h"
 #include "lib/wire.h"
 
-/* A connection's output queue: references to shared msgbufs waiting to be
- * written, plus the two flags every layer may set on a connection without
- * knowing about sockets: "flush me" (pending) and "close me" (closing).
+/* A connection's output queue: references to byte ranges of shared msgbufs
+ * waiting to be written, plus the two flags every layer may set on a
+ * connection without knowing about sockets: "flush me" (pending) and
+ * "close me" (closing).
  *
  * Pattern (Redis): a handler never writes to a socket. It pushes here; the
  * queue links itself on the global pending list; before the loop sleeps,
  * net/ pops each pending queue and flushes it with one writev. Closing is a
  * flag that net/ acts on at a safe point.
  *
+ * An entry is a range of a msgbuf. A push that continues the last entry's
+ * range in the same msgbuf extends it instead of adding one: fan-out lays a
+ * room's messages of one turn end to end in one buffer (core/fanout.c), so
+ * a member's many messages leave in one iovec, and the kernel copies one
+ * run instead of one small segment per message.
+ *
  * The entry array exists only while the queue holds data, so an idle
  * connection's queue is a few dozen bytes. */
 struct outq_ent {
-    struct msgbuf *mb;
-    uint32_t off;            /* bytes of mb already written */
+    struct msgbuf *mb;       /* one reference per entry */
+    uint32_t off;            /* next byte of mb->data to write */
+    uint32_t len;            /* bytes left to write */
 };
 
 struct outq {
-    struct outq_ent *ents;   /* ring of cap entries, NULL when empty */
+    struct outq_ent *ents;   /* ring of cap (a power of two) entries, NULL when empty */
     uint32_t head, count, cap;
     uint32_t limit;          /* SendQ: most bytes that may wait (0: none) */
     size_t bytes;            /* bytes waiting */
@@ -55,6 +63,12 @@ void outq_release(struct outq *q);
  * closing for another reason still takes pushes: last words (an ERROR
  * line, a close frame) are queued after outq_close. */
 enum sl_err outq_push(struct outq *q, struct msgbuf *mb);
+/* Appends a reference to mb->data[off..off+len), as outq_push does; a range
+ * that starts where the last entry's ends, in the same msgbuf, extends that
+ * entry. The bytes must not change while queued. */
+enum sl_err outq_push_range(struct outq *q, struct msgbuf *mb, uint32_t off, uint32_t len);
+/* The i-th queued entry (0: the next to write), for tests and inspection. */
+const struct outq_ent *outq_entry(const struct outq *q, uint32_t i);
 /* Frames line[0..len) for this queue's framing and pushes it. */
 enum sl_err outq_push_line(struct outq *q, const char *line, size_t len);
 /* printf-style variant of outq_push_line; the line is cut at 8191 bytes. */
@@ -73,7 +87,10 @@ void outq_close_dup(struct outq *q, const char *reason);
  * buffer and writev (IOV_MAX entries per call) for several, at most
  * max_bytes per call so one fast reader cannot starve the rest.
  * Returns SL_OK when the queue is empty, SL_EAGAIN when bytes remain,
- * SL_EIO when the socket failed (errno kept). */
+ * SL_EIO when the socket failed (errno kept). Bytes left behind that are
+ * less than half of a msgbuf others hold too (a slow reader's share of a
+ * turn's buffer) are first copied into a buffer of their own, so what a
+ * queue keeps alive stays within twice what it holds. */
 enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes);
 
 /* The global pending list, owned by the loop thread. */

@@ -40,20 +40,34 @@ struct msgbuf *wire_ws_frame(int opcode, const void *payload, size_t len)
     return mb;
 }
 
-struct msgbuf *wire_frame(enum wire_framing f, const char *line, size_t len)
+size_t wire_frame_size(enum wire_framing f, size_t len)
+{
+    return f == WIRE_LINE ? len + 2 : wire_ws_header_len(len) + len;
+}
+
+size_t wire_frame_into(enum wire_framing f, const char *line, size_t len, char *out)
 {
     switch (f) {
     case WIRE_WS_TEXT:
-        return wire_ws_frame(WS_OP_TEXT, line, len);
-    case WIRE_WS_BINARY:
-        return wire_ws_frame(WS_OP_BINARY, line, len);
+    case WIRE_WS_BINARY: {
+        size_t hl = wire_ws_header((uint8_t *)out,
+                                   f == WIRE_WS_TEXT ? WS_OP_TEXT : WS_OP_BINARY, len);
+        if (len)
+            memcpy(out + hl, line, len);
+        return hl + len;
+    }
     case WIRE_LINE:
-    default: {
-        struct msgbuf *mb = msgbuf_new(len + 2);
-        memcpy(mb->data, line, len);
-        mb->data[len] = '\r';
-        mb->data[len + 1] = '\n';
-        return mb;
+    default:
+        memcpy(out, line, len);
+        out[len] = '\r';
+        out[len + 1] = '\n';
+        return len + 2;
     }
-    }
+}
+
+struct msgbuf *wire_frame(enum wire_framing f, const char *line, size_t len)
+{
+    struct msgbuf *mb = msgbuf_new(wire_frame_size(f, len));
+    wire_frame_into(f, line, len, mb->data);
+    return mb;
 }

@@ -29,6 +29,10 @@ size_t wire_ws_header_len(size_t len);
  * bytes); returns its length. */
 size_t wire_ws_header(uint8_t *out, int opcode, size_t len);
 
+/* The size of line[0..len) framed for f, and the framing itself written to
+ * out (at least wire_frame_size bytes); wire_frame_into returns the size. */
+size_t wire_frame_size(enum wire_framing f, size_t len);
+size_t wire_frame_into(enum wire_framing f, const char *line, size_t len, char *out);
 /* Returns a new msgbuf holding line[0..len) framed for f: CRLF appended for
  * WIRE_LINE, a frame header prefixed for WebSocket (no CRLF inside the
  * message, per the IRCv3 WebSocket spec). Caller holds one reference. */

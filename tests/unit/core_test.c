@@ -1,7 +1,7 @@
 /* Tests for the chat core (src/core: room, user, fanout, history, message).
  * Output is observed in each user's own struct outq: a tiny test formatter
  * writes ":source COMMAND p1 p2 ..." (prefixed "@time " / "@msg " for the
- * tag sets), and the tests read the msgbufs queued in q.ents[]. Criterion
+ * tag sets), and the tests read the lines queued in each outq. Criterion
  * runs each test in its own process, so the room and nick tables start
  * empty in every test. The "bug_" tests pin down defects and fail until
  * core/ is fixed (see each comment). */
@@ -136,42 +136,74 @@ static struct room *join_ok(struct user *u, const char *name)
     return r;
 }
 
-/* The text of queued entry i of q (CRLF or WebSocket header removed). */
+/* Walks the frames queued in q, across entries (a room's messages of one
+ * turn share an entry): finds frame `want` (its text, CRLF or WebSocket
+ * header removed, into out) and returns how many frames there are. */
+static uint32_t frames(const struct outq *q, uint32_t want, char *out, size_t cap)
+{
+    static char all[1 << 16];
+    size_t n = 0;
+    for (uint32_t i = 0; i < q->count; i++) {
+        const struct outq_ent *e = outq_entry(q, i);
+        cr_assert_leq(n + e->len, sizeof all);
+        memcpy(all + n, e->mb->data + e->off, e->len);
+        n += e->len;
+    }
+    cr_assert_eq(n, q->bytes);
+    uint32_t k = 0;
+    for (size_t at = 0; at < n; k++) {
+        const char *p;
+        size_t len;
+        if (q->framing == WIRE_LINE) {
+            const char *crlf = memmem(all + at, n - at, "\r\n", 2);
+            cr_assert_not_null(crlf, "line not CRLF-terminated");
+            p = all + at;
+            len = (size_t)(crlf - p);
+            at += len + 2;
+        } else {
+            cr_assert_geq(n - at, 2);
+            size_t plen = (unsigned char)all[at + 1] & 0x7f;
+            cr_assert_lt(plen, 126, "test lines are short");
+            cr_assert_geq(n - at, plen + 2);
+            p = all + at + 2;
+            len = plen;
+            at += plen + 2;
+        }
+        if (k == want && out) {
+            cr_assert_lt(len, cap);
+            memcpy(out, p, len);
+            out[len] = '\0';
+        }
+    }
+    return k;
+}
+
+/* How many lines are queued on q. */
+static uint32_t nlines(const struct outq *q)
+{
+    return frames(q, UINT32_MAX, NULL, 0);
+}
+
+/* The text of queued line i of q (CRLF or WebSocket header removed). */
 static const char *line_at(const struct outq *q, uint32_t i, char *out, size_t cap)
 {
-    cr_assert_lt(i, q->count);
-    const struct msgbuf *mb = q->ents[(q->head + i) % q->cap].mb;
-    const char *p = mb->data;
-    size_t len = mb->len;
-    if (q->framing == WIRE_LINE) {
-        cr_assert_geq(len, 2);
-        cr_assert_eq(memcmp(p + len - 2, "\r\n", 2), 0, "line not CRLF-terminated");
-        len -= 2;
-    } else {
-        cr_assert_geq(len, 2);
-        size_t plen = (unsigned char)p[1] & 0x7f;
-        cr_assert_lt(plen, 126, "test lines are short");
-        cr_assert_eq(plen + 2, len);
-        p += 2;
-        len = plen;
-    }
-    cr_assert_lt(len, cap);
-    memcpy(out, p, len);
-    out[len] = '\0';
+    cr_assert_lt(i, nlines(q));
+    frames(q, i, out, cap);
     return out;
 }
 
+/* The msgbuf behind queued entry i of q. */
 static struct msgbuf *mb_at(const struct outq *q, uint32_t i)
 {
     cr_assert_lt(i, q->count);
-    return q->ents[(q->head + i) % q->cap].mb;
+    return outq_entry(q, i)->mb;
 }
 
 /* How many queued lines of q have this command. */
 static int count_cmd(const struct outq *q, const char *cmd)
 {
     int n = 0;
-    for (uint32_t i = 0; i < q->count; i++) {
+    for (uint32_t i = 0, lines = nlines(q); i < lines; i++) {
         char line[1024];
         line_at(q, i, line, sizeof line);
         const char *s = strstr(line, ":");
@@ -189,8 +221,9 @@ static int count_cmd(const struct outq *q, const char *cmd)
 /* Last queued line of q. */
 static const char *last_line(const struct outq *q, char *out, size_t cap)
 {
-    cr_assert_gt(q->count, 0);
-    return line_at(q, q->count - 1, out, cap);
+    uint32_t n = nlines(q);
+    cr_assert_gt(n, 0);
+    return line_at(q, n - 1, out, cap);
 }
 
 /* Every member's membership record points back at its slot, and every
@@ -351,7 +384,7 @@ Test(room, already_member)
     cr_assert_eq(room_join(a, "#X", NULL, &r2), ROOM_ALREADY_MEMBER);
     cr_assert_eq(r2, r);
     cr_assert_eq(r->nmembers, 1);
-    cr_assert_eq(Q[0].count, 0, "no second JOIN");
+    cr_assert_eq(nlines(&Q[0]), 0, "no second JOIN");
 }
 
 Test(room, invite_only_and_one_shot_invite)
@@ -520,7 +553,7 @@ Test(room, join_broadcasts_to_every_member_including_joiner)
     join_ok(c, "#j");
     char line[256];
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(Q[i].count, 1, "user %d got %u lines", i, Q[i].count);
+        cr_assert_eq(nlines(&Q[i]), 1, "user %d got %u lines", i, nlines(&Q[i]));
         cr_assert_str_eq(last_line(&Q[i], line, sizeof line), ":c!~u@a0000002.salon JOIN #j");
     }
 }
@@ -538,7 +571,7 @@ Test(room, part)
     char line[256];
     cr_assert_str_eq(last_line(&Q[0], line, sizeof line), ":b!~u@a0000001.salon PART #p see you");
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":b!~u@a0000001.salon PART #p see you");
-    cr_assert_eq(Q[2].count, 0);
+    cr_assert_eq(nlines(&Q[2]), 0);
     cr_assert_eq(room_member_modes(r, b), -1);
     cr_assert_eq(b->nrooms, 0);
     cr_assert_eq(room_part(b, r, NULL), ROOM_NOT_MEMBER);
@@ -566,7 +599,7 @@ Test(room, kick_permissions)
     for (int i = 0; i < 3; i++)
         cr_assert_str_eq(last_line(&Q[i], line, sizeof line),
                          ":op!~u@a0000000.salon KICK #k c behave", "user %d", i);
-    cr_assert_eq(Q[3].count, 0);
+    cr_assert_eq(nlines(&Q[3]), 0);
     cr_assert_eq(room_member_modes(r, c), -1);
     cr_assert_eq(c->nrooms, 0);
     check_room(r);
@@ -608,7 +641,7 @@ Test(room, topic_permissions)
     char line[256];
     cr_assert_str_eq(last_line(&Q[0], line, sizeof line), ":op!~u@a0000000.salon TOPIC #t Hello all");
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":op!~u@a0000000.salon TOPIC #t Hello all");
-    cr_assert_eq(Q[2].count, 0);
+    cr_assert_eq(nlines(&Q[2]), 0);
     /* -t: any member. */
     room_set_flag(r, ROOM_MODE_TOPIC_OPS, false);
     cr_assert_eq(room_set_topic(b, r, "by b"), ROOM_OK);
@@ -851,14 +884,14 @@ Test(user, nick_broadcast_reaches_each_peer_once)
     cr_assert_eq(count_cmd(&Q[0], "NICK"), 1, "self");
     cr_assert_eq(count_cmd(&Q[1], "NICK"), 1, "b shares three rooms");
     cr_assert_eq(count_cmd(&Q[2], "NICK"), 1);
-    cr_assert_eq(Q[3].count, 0, "d shares no room");
+    cr_assert_eq(nlines(&Q[3]), 0, "d shares no room");
     char line[256];
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon NICK alpha");
     cr_assert_eq(format_calls, 1, "formatted once for all");
     /* Same nick again: nothing. */
     clear_all();
     cr_assert_eq(user_set_nick(a, "alpha"), SL_OK);
-    cr_assert_eq(Q[0].count + Q[1].count + Q[2].count, 0);
+    cr_assert_eq(nlines(&Q[0]) + nlines(&Q[1]) + nlines(&Q[2]), 0);
 }
 
 Test(user, quit_reaches_each_peer_once)
@@ -885,8 +918,8 @@ Test(user, quit_reaches_each_peer_once)
     user_quit(a, "bye");
     for (int i = 1; i <= 10; i++)
         cr_assert_eq(count_cmd(&Q[i], "QUIT"), 1, "p%d", i);
-    cr_assert_eq(Q[0].count, 0, "no QUIT to oneself");
-    cr_assert_eq(Q[11].count, 0);
+    cr_assert_eq(nlines(&Q[0]), 0, "no QUIT to oneself");
+    cr_assert_eq(nlines(&Q[11]), 0);
     cr_assert_eq(a->nrooms, 0);
     cr_assert_null(user_find("a"));
     for (int r = 0; r < 5; r++) {
@@ -947,12 +980,12 @@ Test(user, quit_leaves_no_membership_and_removes_user_rooms)
     cr_assert_eq(room_find("#cat")->nmembers, 0);
     cr_assert_eq(room_find("#shared")->nmembers, 1);
     char line[256];
-    cr_assert_eq(Q[1].count, 1);
+    cr_assert_eq(nlines(&Q[1]), 1);
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon QUIT Leaving");
     cr_assert_eq(user_count(), 1);
     /* Quitting twice is harmless. */
     user_quit(a, "again");
-    cr_assert_eq(Q[1].count, 1);
+    cr_assert_eq(nlines(&Q[1]), 1);
     user_free(a);
     U[0] = NULL;
     user_free(NULL);
@@ -972,11 +1005,11 @@ Test(user, away_notifies_only_peers_that_asked)
     user_set_away(a, "lunch");
     cr_assert_str_eq(a->away, "lunch");
     char line[256];
-    cr_assert_eq(Q[1].count, 1);
+    cr_assert_eq(nlines(&Q[1]), 1);
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon AWAY lunch");
-    cr_assert_eq(Q[0].count, 0);
-    cr_assert_eq(Q[2].count, 0);
-    cr_assert_eq(Q[3].count, 0, "not a peer");
+    cr_assert_eq(nlines(&Q[0]), 0);
+    cr_assert_eq(nlines(&Q[2]), 0);
+    cr_assert_eq(nlines(&Q[3]), 0, "not a peer");
     clear_all();
     user_set_away(a, NULL);
     cr_assert_null(a->away);
@@ -1043,7 +1076,7 @@ Test(fanout, one_msgbuf_per_encoding_shared_by_reference)
                        .params = {"#f", "hello"}, .nparams = 2};
     room_broadcast(r, &ev, NULL);
     for (int i = 0; i < n; i++)
-        cr_assert_eq(Q[i].count, 1, "user %d", i);
+        cr_assert_eq(nlines(&Q[i]), 1, "user %d", i);
 
     struct msgbuf *plain = mb_at(&Q[0], 0), *ws = mb_at(&Q[5], 0), *tt = mb_at(&Q[8], 0),
                   *bin = mb_at(&Q[10], 0), *wm = mb_at(&Q[11], 0);
@@ -1078,6 +1111,47 @@ Test(fanout, one_msgbuf_per_encoding_shared_by_reference)
     cr_assert_eq(Q[0].bytes, plain->len);
 }
 
+/* A room's messages of one loop turn are laid end to end, one buffer per
+ * encoding: each member queues them as one range. The next turn starts
+ * new buffers. */
+Test(fanout, room_messages_of_one_turn_leave_in_one_range)
+{
+    struct user *a = mkuser(0, "a"), *b = mkuser(1, "b");
+    struct user *w = mkuser_f(2, "w", WIRE_WS_TEXT, 0);
+    struct user *t = mkuser_f(3, "t", WIRE_LINE, USER_WANTS_TIME);
+    struct room *r = join_ok(a, "#turn");
+    join_ok(b, "#turn");
+    join_ok(w, "#turn");
+    join_ok(t, "#turn");
+    clear_all();
+    fanout_end_turn();
+    struct message_result res;
+    cr_assert_eq(message_to_room(a, r, "PRIVMSG", "one", NULL, &res), SL_OK);
+    cr_assert_eq(message_to_room(a, r, "PRIVMSG", "two", NULL, &res), SL_OK);
+    for (int i = 1; i <= 3; i++) {
+        cr_assert_eq(Q[i].count, 1, "user %d: %u entries", i, Q[i].count);
+        cr_assert_eq(nlines(&Q[i]), 2, "user %d", i);
+    }
+    char line[256];
+    cr_assert_str_eq(line_at(&Q[1], 1, line, sizeof line), ":a!~u@a0000000.salon PRIVMSG #turn two");
+    cr_assert_str_eq(line_at(&Q[2], 0, line, sizeof line), ":a!~u@a0000000.salon PRIVMSG #turn one");
+    cr_assert_str_eq(line_at(&Q[3], 1, line, sizeof line), "@time :a!~u@a0000000.salon PRIVMSG #turn two");
+    /* Three encodings, three buffers. */
+    struct msgbuf *plain = mb_at(&Q[1], 0);
+    cr_assert_neq(mb_at(&Q[2], 0), plain);
+    cr_assert_neq(mb_at(&Q[3], 0), plain);
+    cr_assert_neq(mb_at(&Q[3], 0), mb_at(&Q[2], 0));
+
+    fanout_end_turn();
+    cr_assert_eq(plain->refs, 1, "only b's queue holds the buffer after the turn");
+    cr_assert_eq(message_to_room(a, r, "PRIVMSG", "three", NULL, &res), SL_OK);
+    cr_assert_eq(Q[1].count, 2, "a new turn, a new buffer");
+    cr_assert_neq(mb_at(&Q[1], 1), plain);
+    cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon PRIVMSG #turn three");
+    clear_all();
+    fanout_end_turn();
+}
+
 Test(fanout, except_and_one)
 {
     struct user *a = mkuser(0, "a"), *b = mkuser(1, "b");
@@ -1087,10 +1161,10 @@ Test(fanout, except_and_one)
     struct event ev = {.source = "a!~u@x", .command = "PRIVMSG", .params = {"#e", "hi"},
                        .nparams = 2};
     room_broadcast(r, &ev, a);
-    cr_assert_eq(Q[0].count, 0);
-    cr_assert_eq(Q[1].count, 1);
+    cr_assert_eq(nlines(&Q[0]), 0);
+    cr_assert_eq(nlines(&Q[1]), 1);
     fanout_one(a, &ev);
-    cr_assert_eq(Q[0].count, 1);
+    cr_assert_eq(nlines(&Q[0]), 1);
     cr_assert_eq(mb_at(&Q[0], 0)->refs, 1);
     cr_assert(Q[0].is_pending, "a queue with output is on the pending list");
 }
@@ -1112,16 +1186,16 @@ Test(fanout, sendq_exceeded_recipient_is_skipped)
     fanout_done(&f);
     cr_assert(Q[1].is_sendq_exceeded);
     cr_assert(Q[1].is_closing);
-    cr_assert_eq(Q[1].count, 0);
-    cr_assert_eq(Q[0].count, 1);
-    cr_assert_eq(Q[2].count, 1);
+    cr_assert_eq(nlines(&Q[1]), 0);
+    cr_assert_eq(nlines(&Q[0]), 1);
+    cr_assert_eq(nlines(&Q[2]), 1);
     cr_assert_eq(mb_at(&Q[0], 0)->refs, 2, "the refused push kept no reference");
     /* Later rounds skip b without touching its queue. */
     fanout_init(&f, &ev);
     fanout_to(&f, b);
     fanout_done(&f);
     cr_assert_eq(f.deliveries, 0);
-    cr_assert_eq(Q[1].count, 0);
+    cr_assert_eq(nlines(&Q[1]), 0);
 }
 
 /* BUG (core/fanout.c fanout_to): fanout.h promises "skips users whose
@@ -1141,8 +1215,8 @@ Test(fanout, bug_closing_connection_still_receives_fanout)
     struct event ev = {.source = "a!~u@a0000000.salon", .command = "PRIVMSG",
                        .params = {"#c", "hi"}, .nparams = 2};
     room_broadcast(r, &ev, NULL);
-    cr_assert_eq(Q[0].count, 1);
-    cr_assert_eq(Q[1].count, 0, "a closing connection was sent room traffic");
+    cr_assert_eq(nlines(&Q[0]), 1);
+    cr_assert_eq(nlines(&Q[1]), 0, "a closing connection was sent room traffic");
 }
 
 /* ---- messages (core/message.c: gate, history, fan-out, echo) ---- */
@@ -1166,13 +1240,13 @@ Test(message, to_room_delivers_records_and_echoes)
     clear_all();
     struct message_result res;
     cr_assert_eq(message_to_room(a, r, "PRIVMSG", "hello", NULL, &res), SL_OK);
-    cr_assert_eq(Q[0].count, 0, "no echo unless asked");
-    cr_assert_eq(Q[1].count, 1);
-    cr_assert_eq(Q[2].count, 1);
+    cr_assert_eq(nlines(&Q[0]), 0, "no echo unless asked");
+    cr_assert_eq(nlines(&Q[1]), 1);
+    cr_assert_eq(nlines(&Q[2]), 1);
     char line[256];
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon PRIVMSG #m hello");
     cr_assert_eq(message_to_room(e, r, "NOTICE", "n", NULL, &res), SL_OK);
-    cr_assert_eq(Q[2].count, 2, "echo-message");
+    cr_assert_eq(nlines(&Q[2]), 2, "echo-message");
     cr_assert_eq(count_cmd(&Q[2], "NOTICE"), 1);
     /* +n: an outsider is refused before anything is recorded. */
     cr_assert_eq(message_to_room(out, r, "PRIVMSG", "spam", NULL, &res), SL_EPERM);
@@ -1193,8 +1267,8 @@ Test(message, tagmsg_only_for_message_tags_and_not_recorded)
     clear_all();
     struct message_result res;
     cr_assert_eq(message_to_room(a, r, "TAGMSG", NULL, "+typing=active", &res), SL_OK);
-    cr_assert_eq(Q[1].count, 0);
-    cr_assert_eq(Q[2].count, 1);
+    cr_assert_eq(nlines(&Q[1]), 0);
+    cr_assert_eq(nlines(&Q[2]), 1);
     char line[256];
     cr_assert_str_eq(last_line(&Q[2], line, sizeof line), "@msg :a!~u@a0000000.salon TAGMSG #m");
     collect_n = 0;
@@ -1210,7 +1284,7 @@ Test(message, to_user_records_private_history)
     cr_assert_eq(res.fate, MESSAGE_SENT, "users without sessions are not subject to consent");
     char line[256];
     cr_assert_str_eq(last_line(&Q[1], line, sizeof line), ":a!~u@a0000000.salon PRIVMSG b psst");
-    cr_assert_eq(Q[0].count, 1, "echo");
+    cr_assert_eq(nlines(&Q[0]), 1, "echo");
     cr_assert_eq(mb_at(&Q[0], 0), mb_at(&Q[1], 0), "same encoding shared with the echo");
     char key[HISTORY_KEY_MAX];
     history_private_key(key, b->session, a->session);
@@ -1234,16 +1308,16 @@ Test(message, stranger_is_held_until_accepted_and_decline_discards)
     cr_assert_eq(res.fate, MESSAGE_HELD_NEW);
     cr_assert_eq(message_to_user(a, b, "PRIVMSG", "two", NULL, &res), SL_OK);
     cr_assert_eq(res.fate, MESSAGE_HELD);
-    cr_assert_eq(Q[1].count, 0, "nothing reaches the recipient while held");
+    cr_assert_eq(nlines(&Q[1]), 0, "nothing reaches the recipient while held");
     cr_assert_eq(message_accept(b, a), SL_OK);
-    cr_assert_eq(Q[1].count, 2, "both held messages delivered on accept");
+    cr_assert_eq(nlines(&Q[1]), 2, "both held messages delivered on accept");
     /* The reply needs no request: writing first accepted the replies. */
     cr_assert_eq(message_to_user(b, a, "PRIVMSG", "hi", NULL, &res), SL_OK);
     cr_assert_eq(res.fate, MESSAGE_SENT);
     /* c is declined: its held message is dropped and it may not ask again. */
     cr_assert_eq(message_to_user(c, b, "PRIVMSG", "x", NULL, &res), SL_OK);
     cr_assert_eq(message_decline(b, c), SL_OK);
-    cr_assert_eq(Q[1].count, 2);
+    cr_assert_eq(nlines(&Q[1]), 2);
     cr_assert_eq(message_to_user(c, b, "PRIVMSG", "y", NULL, &res), SL_EDENIED);
     cr_assert_str_eq(res.code, "PM_DECLINED");
     session_detach(a->sess);

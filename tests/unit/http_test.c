@@ -89,9 +89,9 @@ static char *output(struct conn *c)
     char *all = calloc(1, c->out.bytes + 1);
     size_t at = 0;
     for (uint32_t i = 0; i < c->out.count; i++) {
-        struct outq_ent *e = &c->out.ents[(c->out.head + i) % c->out.cap];
-        memcpy(all + at, e->mb->data, e->mb->len);
-        at += e->mb->len;
+        const struct outq_ent *e = outq_entry(&c->out, i);
+        memcpy(all + at, e->mb->data + e->off, e->len);
+        at += e->len;
     }
     return all;
 }

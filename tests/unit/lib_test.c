@@ -561,6 +561,87 @@ Test(outq, flush_more_than_iov_max_entries, .init = drain_pending)
     close(sv[1]);
 }
 
+/* A range that continues the last entry in the same msgbuf extends it:
+ * the lines leave in one iovec, and the msgbuf gets one reference. */
+Test(outq, contiguous_ranges_share_one_entry, .init = drain_pending)
+{
+    struct outq q;
+    outq_init(&q, 0, WIRE_LINE);
+    struct msgbuf *mb = msgbuf_copy("A\r\nBB\r\nCCC\r\n", 12);
+    cr_assert_eq(outq_push_range(&q, mb, 0, 3), SL_OK);
+    cr_assert_eq(outq_push_range(&q, mb, 3, 4), SL_OK);
+    cr_assert_eq(q.count, 1);
+    cr_assert_eq(outq_entry(&q, 0)->len, 7);
+    cr_assert_eq(mb->refs, 2);
+    /* Not contiguous: a new entry. */
+    cr_assert_eq(outq_push_range(&q, mb, 0, 3), SL_OK);
+    cr_assert_eq(q.count, 2);
+    cr_assert_eq(q.bytes, 10);
+    int sv[2];
+    nonblocking_pair(sv, 0);
+    cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_OK);
+    char got[16];
+    size_t n = 0;
+    drain_fd(sv[1], got, sizeof got, &n);
+    cr_assert_eq(n, 10);
+    cr_assert_eq(memcmp(got, "A\r\nBB\r\nA\r\n", 10), 0);
+    cr_assert_eq(mb->refs, 1);
+    msgbuf_unref(mb);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A slow reader's few bytes of a big shared buffer are copied out when the
+ * kernel refuses them, so the queue stops keeping the buffer alive; a
+ * range that is most of its buffer stays where it is. Every byte still
+ * arrives once, in order. */
+Test(outq, slow_reader_copies_out_its_share_of_a_shared_buffer, .init = drain_pending)
+{
+    int sv[2];
+    nonblocking_pair(sv, 4096);
+    struct outq q;
+    outq_init(&q, 0, WIRE_LINE);
+    /* Fill the socket so that nothing more goes in. */
+    struct msgbuf *fill = filled(1 << 20, 1);
+    cr_assert_eq(outq_push(&q, fill), SL_OK);
+    cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_EAGAIN);
+    size_t sent = (1u << 20) - q.bytes;
+    cr_assert_eq(outq_entry(&q, 0)->mb, fill, "its own message is not copied");
+    struct msgbuf *big = filled(65536, 2), *most = filled(1000, 3);
+    cr_assert_eq(outq_push_range(&q, big, 100, 200), SL_OK);
+    cr_assert_eq(outq_push_range(&q, most, 0, 900), SL_OK);
+    cr_assert_eq(outq_push_range(&q, big, 5000, 300), SL_OK);
+    cr_assert_eq(big->refs, 3);
+    cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_EAGAIN);
+    cr_assert_eq(big->refs, 1, "the slow reader still holds the big buffer");
+    cr_assert_eq(most->refs, 2, "a range of most of its buffer was copied");
+    cr_assert_eq(q.bytes, (1u << 20) - sent + 1400);
+
+    char *want = malloc((1u << 20) + 1400), *got = malloc((1u << 20) + 1400);
+    memcpy(want, fill->data, 1u << 20);
+    memcpy(want + (1u << 20), big->data + 100, 200);
+    memcpy(want + (1u << 20) + 200, most->data, 900);
+    memcpy(want + (1u << 20) + 1100, big->data + 5000, 300);
+    msgbuf_unref(fill);
+    msgbuf_unref(big);
+    msgbuf_unref(most);
+    size_t n = 0;
+    enum sl_err err;
+    int turns = 0;
+    while ((err = outq_flush(&q, sv[0], SIZE_MAX)) == SL_EAGAIN) {
+        drain_fd(sv[1], got, (1u << 20) + 1400, &n);
+        cr_assert_lt(++turns, 100000);
+    }
+    cr_assert_eq(err, SL_OK);
+    drain_fd(sv[1], got, (1u << 20) + 1400, &n);
+    cr_assert_eq(n, (1u << 20) + 1400);
+    cr_assert_eq(memcmp(got, want, n), 0, "bytes changed or out of order");
+    free(want);
+    free(got);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 Test(outq, flush_to_closed_peer_is_eio, .init = drain_pending)
 {
     signal(SIGPIPE, SIG_IGN);
