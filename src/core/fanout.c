@@ -29,12 +29,14 @@ void fanout_set_formatter(fanout_format_fn *fn)
 
 /* The buffers of this turn: one per (room, encoding) that spoke, found by
  * an open-addressing index of (room, variant), emptied by fanout_end_turn.
- * A buffer starts at TURN_BUF_MIN bytes and the next one of the same turn
+ * A buffer starts at about 1 KiB (small enough for malloc's per-thread
+ * cache: a room that says one thing per turn, the common case, costs no
+ * more than a msgbuf of its own) and the next one of the same turn
  * doubles, up to TURN_BUF_MAX, so its unused tail stays under half of what
  * the room said. A queue that keeps bytes past the turn copies them out when
  * they pin more than twice their size (outq_flush), so a slow reader never
  * holds a whole buffer for its few lines. */
-#define TURN_BUF_MIN 4096
+#define TURN_BUF_MIN (1024 - sizeof(struct msgbuf))   /* glibc's per-thread cache */
 #define TURN_BUF_MAX 65536
 
 struct turn_buf {

@@ -30,6 +30,8 @@ void outq_release(struct outq *q)
 
 static struct outq_ent *ent_at(const struct outq *q, uint32_t i)
 {
+    if (q->cap == 0)
+        return (struct outq_ent *)&q->first;
     return &q->ents[(q->head + i) & (q->cap - 1)];
 }
 
@@ -110,8 +112,8 @@ enum sl_err outq_push_range(struct outq *q, struct msgbuf *mb, uint32_t off, uin
     if (last && last->mb == mb && last->off + last->len == off) {
         last->len += len;
     } else {
-        if (q->count == q->cap)
-            grow(q);
+        if (q->count == (q->cap ? q->cap : 1))
+            grow(q);            /* full, or a second range beside first */
         struct outq_ent *e = ent_at(q, q->count);
         e->mb = msgbuf_ref(mb);
         e->off = off;
@@ -262,7 +264,7 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
             }
             left -= e->len;
             msgbuf_unref(e->mb);
-            q->head = (q->head + 1) & (q->cap - 1);
+            q->head = q->cap ? (q->head + 1) & (q->cap - 1) : 0;
             q->count--;
         }
         if ((size_t)w < want || (written_total >= max_bytes && q->count > 0)) {

@@ -25,8 +25,8 @@
  * a member's many messages leave in one iovec, and the kernel copies one
  * run instead of one small segment per message.
  *
- * The entry array exists only while the queue holds data, so an idle
- * connection's queue is a few dozen bytes. */
+ * The entry array exists only while the queue holds more than one range,
+ * so an idle connection's queue is a few dozen bytes. */
 struct outq_ent {
     struct msgbuf *mb;       /* one reference per entry */
     uint32_t off;            /* next byte of mb->data to write */
@@ -34,8 +34,10 @@ struct outq_ent {
 };
 
 struct outq {
-    struct outq_ent *ents;   /* ring of cap (a power of two) entries, NULL when empty */
+    struct outq_ent *ents;   /* ring of cap (a power of two) entries, or NULL */
     uint32_t head, count, cap;
+    struct outq_ent first;   /* the only entry while cap is 0: a queue of one
+                              * range, the usual one, allocates nothing */
     uint32_t limit;          /* SendQ: most bytes that may wait (0: none) */
     size_t bytes;            /* bytes waiting */
     struct outq *next_pending;

@@ -353,14 +353,14 @@ Test(outq, push_line_frames_per_queue, .init = drain_pending)
     outq_init(&ws, 0, WIRE_WS_TEXT);
     cr_assert_eq(outq_push_line(&tcp, "PING a", 6), SL_OK);
     cr_assert_eq(outq_push_line(&ws, "PING a", 6), SL_OK);
-    struct msgbuf *t = tcp.ents[tcp.head].mb, *w = ws.ents[ws.head].mb;
+    struct msgbuf *t = outq_entry(&tcp, 0)->mb, *w = outq_entry(&ws, 0)->mb;
     cr_assert_eq(t->len, 8);
     cr_assert_eq(memcmp(t->data, "PING a\r\n", 8), 0);
     cr_assert_eq(w->len, 8);
     cr_assert_eq(memcmp(w->data, "\x81\x06PING a", 8), 0);
     cr_assert_eq(t->refs, 1, "push_line must not leak its own reference");
     cr_assert_eq(outq_printf(&tcp, ":%s %03d %s", "srv", 1, "nick"), SL_OK);
-    struct msgbuf *p = tcp.ents[(tcp.head + 1) % tcp.cap].mb;
+    struct msgbuf *p = outq_entry(&tcp, 1)->mb;
     cr_assert_eq(p->len, strlen(":srv 001 nick\r\n"));
     cr_assert_eq(memcmp(p->data, ":srv 001 nick\r\n", p->len), 0);
     outq_cleanup(&tcp);
@@ -375,7 +375,7 @@ Test(outq, printf_cuts_long_lines, .init = drain_pending)
     memset(big, 'a', 9999);
     big[9999] = '\0';
     cr_assert_eq(outq_printf(&q, "%s", big), SL_OK);
-    cr_assert_eq(q.ents[q.head].mb->len, 8191 + 2);
+    cr_assert_eq(outq_entry(&q, 0)->mb->len, 8191 + 2);
     free(big);
     outq_cleanup(&q);
 }
@@ -457,7 +457,7 @@ Test(outq, flush_until_eagain_resumes_at_offset, .init = drain_pending)
     enum sl_err err;
     while ((err = outq_flush(&q, sv[0], SIZE_MAX)) == SL_EAGAIN) {
         eagains++;
-        if (q.count && q.ents[q.head].off > 0)
+        if (q.count && outq_entry(&q, 0)->off > 0)
             partials++;
         drain_fd(sv[1], got, NMSG * MSGLEN, &n);
         cr_assert_eq(q.bytes + n, (size_t)NMSG * MSGLEN, "bytes accounting");
@@ -557,6 +557,41 @@ Test(outq, flush_more_than_iov_max_entries, .init = drain_pending)
     cr_assert_eq(n, (size_t)N * 3);
     cr_assert_eq(mb->refs, 1);
     msgbuf_unref(mb);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* One range, a quiet connection's usual queue, lives in the queue itself;
+ * a second one moves both into a ring, which goes once the queue empties. */
+Test(outq, one_range_needs_no_ring, .init = drain_pending)
+{
+    struct outq q;
+    outq_init(&q, 0, WIRE_LINE);
+    struct msgbuf *a = msgbuf_copy("A\r\n", 3), *b = msgbuf_copy("B\r\n", 3);
+    cr_assert_eq(outq_push(&q, a), SL_OK);
+    cr_assert_null(q.ents);
+    cr_assert_eq(q.count, 1);
+    cr_assert_eq(outq_entry(&q, 0)->mb, a);
+    cr_assert_eq(outq_push(&q, b), SL_OK);
+    cr_assert_not_null(q.ents);
+    cr_assert_eq(outq_entry(&q, 0)->mb, a);
+    cr_assert_eq(outq_entry(&q, 1)->mb, b);
+    int sv[2];
+    nonblocking_pair(sv, 0);
+    cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_OK);
+    cr_assert_null(q.ents);
+    cr_assert_eq(outq_push(&q, b), SL_OK);
+    cr_assert_null(q.ents);
+    cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_OK);
+    char got[16];
+    size_t n = 0;
+    drain_fd(sv[1], got, sizeof got, &n);
+    cr_assert_eq(n, 9);
+    cr_assert_eq(memcmp(got, "A\r\nB\r\nB\r\n", 9), 0);
+    cr_assert_eq(a->refs, 1);
+    cr_assert_eq(b->refs, 1);
+    msgbuf_unref(a);
+    msgbuf_unref(b);
     close(sv[0]);
     close(sv[1]);
 }

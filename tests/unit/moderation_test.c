@@ -10,7 +10,7 @@
  * into empty globals), it writes in a forked child and reads in the parent.
  *
  * Users write to their own struct outq; the real IRC formatter (irc_init)
- * turns core events into lines, read back from q->ents[]. The "bug_" tests
+ * turns core events into lines, read back with outq_entry(). The "bug_" tests
  * pin down defects and fail until src/ is fixed (see each comment). */
 #include <criterion/criterion.h>
 
@@ -181,11 +181,11 @@ static struct room *join_ok(struct user *u, const char *name)
 static const char *line_at(const struct outq *q, uint32_t i, char *out, size_t cap)
 {
     cr_assert_lt(i, q->count);
-    const struct msgbuf *mb = q->ents[(q->head + i) % q->cap].mb;
-    cr_assert_geq(mb->len, 2);
-    size_t len = mb->len - 2;
+    const struct outq_ent *e = outq_entry(q, i);
+    cr_assert_geq(e->len, 2);
+    size_t len = e->len - 2;
     cr_assert_lt(len, cap);
-    memcpy(out, mb->data, len);
+    memcpy(out, e->mb->data + e->off, len);
     out[len] = '\0';
     return out;
 }
