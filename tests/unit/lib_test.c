@@ -411,6 +411,23 @@ static void drain_fd(int fd, char *out, size_t cap, size_t *got)
     }
 }
 
+/* Reads what fd has and checks it is exactly want[0..len). */
+static void expect_received(int fd, const char *want, size_t len)
+{
+    char *got = malloc(len + 1);
+    size_t n = 0;
+    drain_fd(fd, got, len + 1, &n);
+    cr_assert_eq(n, len);
+    cr_assert_eq(memcmp(got, want, len), 0, "bytes changed or out of order");
+    free(got);
+}
+
+static void close_pair(int sv[2])
+{
+    close(sv[0]);
+    close(sv[1]);
+}
+
 Test(outq, flush_small_queue_empties_it, .init = drain_pending)
 {
     int sv[2];
@@ -423,15 +440,10 @@ Test(outq, flush_small_queue_empties_it, .init = drain_pending)
     cr_assert_eq(q.count, 0);
     cr_assert_eq(q.bytes, 0);
     cr_assert_null(q.ents, "storage should go once the queue is empty");
-    char got[16];
-    size_t n = 0;
-    drain_fd(sv[1], got, sizeof got, &n);
-    cr_assert_eq(n, 7);
-    cr_assert_eq(memcmp(got, "A\r\nBB\r\n", 7), 0);
+    expect_received(sv[1], "A\r\nBB\r\n", 7);
     /* Flushing an empty queue is fine. */
     cr_assert_eq(outq_flush(&q, sv[0], 1 << 20), SL_OK);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 /* Fills the socket until the kernel says EAGAIN, then drains the reader and
@@ -583,17 +595,12 @@ Test(outq, one_range_needs_no_ring, .init = drain_pending)
     cr_assert_eq(outq_push(&q, b), SL_OK);
     cr_assert_null(q.ents);
     cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_OK);
-    char got[16];
-    size_t n = 0;
-    drain_fd(sv[1], got, sizeof got, &n);
-    cr_assert_eq(n, 9);
-    cr_assert_eq(memcmp(got, "A\r\nB\r\nB\r\n", 9), 0);
+    expect_received(sv[1], "A\r\nB\r\nB\r\n", 9);
     cr_assert_eq(a->refs, 1);
     cr_assert_eq(b->refs, 1);
     msgbuf_unref(a);
     msgbuf_unref(b);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 /* A range that continues the last entry in the same msgbuf extends it:
@@ -615,15 +622,10 @@ Test(outq, contiguous_ranges_share_one_entry, .init = drain_pending)
     int sv[2];
     nonblocking_pair(sv, 0);
     cr_assert_eq(outq_flush(&q, sv[0], SIZE_MAX), SL_OK);
-    char got[16];
-    size_t n = 0;
-    drain_fd(sv[1], got, sizeof got, &n);
-    cr_assert_eq(n, 10);
-    cr_assert_eq(memcmp(got, "A\r\nBB\r\nA\r\n", 10), 0);
+    expect_received(sv[1], "A\r\nBB\r\nA\r\n", 10);
     cr_assert_eq(mb->refs, 1);
     msgbuf_unref(mb);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 /* A slow reader's few bytes of a big shared buffer are copied out when the
