@@ -118,8 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Each queued entry is one whole response. */
     for (uint32_t i = 0; i < c->out.count; i++) {
-        struct outq_ent *e = &c->out.ents[(c->out.head + i) % c->out.cap];
-        CHECK(e->mb->len >= 9 && !memcmp(e->mb->data, "HTTP/1.1 ", 9));
+        const struct outq_ent *e = outq_entry(&c->out, i);
+        CHECK(e->len >= 9 && !memcmp(e->mb->data + e->off, "HTTP/1.1 ", 9));
     }
 
     http_conn_ops.closed(c, "fuzz");
