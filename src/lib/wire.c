@@ -30,13 +30,19 @@ size_t wire_ws_header(uint8_t *out, int opcode, size_t len)
     return 10;
 }
 
+/* A whole frame (header, then payload) written to out; returns its size. */
+static size_t ws_frame_into(int opcode, const void *payload, size_t len, char *out)
+{
+    size_t hl = wire_ws_header((uint8_t *)out, opcode, len);
+    if (len)
+        memcpy(out + hl, payload, len);
+    return hl + len;
+}
+
 struct msgbuf *wire_ws_frame(int opcode, const void *payload, size_t len)
 {
-    size_t hl = wire_ws_header_len(len);
-    struct msgbuf *mb = msgbuf_new(hl + len);
-    wire_ws_header((uint8_t *)mb->data, opcode, len);
-    if (len)
-        memcpy(mb->data + hl, payload, len);
+    struct msgbuf *mb = msgbuf_new(wire_ws_header_len(len) + len);
+    ws_frame_into(opcode, payload, len, mb->data);
     return mb;
 }
 
@@ -49,13 +55,9 @@ size_t wire_frame_into(enum wire_framing f, const char *line, size_t len, char *
 {
     switch (f) {
     case WIRE_WS_TEXT:
-    case WIRE_WS_BINARY: {
-        size_t hl = wire_ws_header((uint8_t *)out,
-                                   f == WIRE_WS_TEXT ? WS_OP_TEXT : WS_OP_BINARY, len);
-        if (len)
-            memcpy(out + hl, line, len);
-        return hl + len;
-    }
+        return ws_frame_into(WS_OP_TEXT, line, len, out);
+    case WIRE_WS_BINARY:
+        return ws_frame_into(WS_OP_BINARY, line, len, out);
     case WIRE_LINE:
     default:
         memcpy(out, line, len);
