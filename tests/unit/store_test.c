@@ -299,6 +299,27 @@ Test(store, appends_gather_until_a_query_or_close)
     store_close(st);
 }
 
+/* A durable write (here a record) ends the window too: the appends before
+ * it are committed without waiting the window out. */
+Test(store, durable_write_ends_the_window)
+{
+    struct store *st = open_ok();
+    store_set_commit_window(st, 60000);
+    put(st, "d1", "#r", 1000, "s1", "ann!a@h", "#R");
+    put(st, "d2", "#r", 2000, "s1", "ann!a@h", "#R");
+    store_put_record(st, "test", "k", "v", 0);
+    struct store_stats stats;
+    for (int i = 0; i < 1000; i++) {
+        store_get_stats(st, &stats);
+        if (stats.written == 2)
+            break;
+        poll(NULL, 0, 10);
+    }
+    cr_assert_eq(stats.written, 2, "the appends waited for the window");
+    cr_assert_eq(stats.commits, 1);
+    store_close(st);
+}
+
 /* With no window, an append is committed without waiting for company. */
 Test(store, no_commit_window_commits_at_once)
 {
