@@ -268,12 +268,31 @@ Test(store, close_commits_everything_queued)
     store_close(st);
 }
 
+static struct store *open_with_window(int ms)
+{
+    struct store *st = open_ok();
+    store_set_commit_window(st, ms);
+    return st;
+}
+
+/* The counters once `n` messages are committed, or after 10 s. */
+static struct store_stats wait_written(struct store *st, uint64_t n)
+{
+    struct store_stats stats;
+    for (int i = 0; i < 1000; i++) {
+        store_get_stats(st, &stats);
+        if (stats.written == n)
+            break;
+        poll(NULL, 0, 10);
+    }
+    return stats;
+}
+
 /* Appends wait out the commit window and then go in one transaction; a
  * query or store_close does not wait for it. */
 Test(store, appends_gather_until_a_query_or_close)
 {
-    struct store *st = open_ok();
-    store_set_commit_window(st, 60000);
+    struct store *st = open_with_window(60000);
     put(st, "w1", "#r", 1000, "s1", "ann!a@h", "#R");
     put(st, "w2", "#r", 2000, "s1", "ann!a@h", "#R");
     put(st, "w3", "#r", 3000, "s1", "ann!a@h", "#R");
@@ -303,18 +322,11 @@ Test(store, appends_gather_until_a_query_or_close)
  * it are committed without waiting the window out. */
 Test(store, durable_write_ends_the_window)
 {
-    struct store *st = open_ok();
-    store_set_commit_window(st, 60000);
+    struct store *st = open_with_window(60000);
     put(st, "d1", "#r", 1000, "s1", "ann!a@h", "#R");
     put(st, "d2", "#r", 2000, "s1", "ann!a@h", "#R");
     store_put_record(st, "test", "k", "v", 0);
-    struct store_stats stats;
-    for (int i = 0; i < 1000; i++) {
-        store_get_stats(st, &stats);
-        if (stats.written == 2)
-            break;
-        poll(NULL, 0, 10);
-    }
+    struct store_stats stats = wait_written(st, 2);
     cr_assert_eq(stats.written, 2, "the appends waited for the window");
     cr_assert_eq(stats.commits, 1);
     store_close(st);
@@ -323,17 +335,9 @@ Test(store, durable_write_ends_the_window)
 /* With no window, an append is committed without waiting for company. */
 Test(store, no_commit_window_commits_at_once)
 {
-    struct store *st = open_ok();
-    store_set_commit_window(st, 0);
+    struct store *st = open_with_window(0);
     put(st, "n1", "#r", 1000, "s1", "ann!a@h", "#R");
-    struct store_stats stats;
-    for (int i = 0; i < 1000; i++) {
-        store_get_stats(st, &stats);
-        if (stats.written == 1)
-            break;
-        poll(NULL, 0, 10);
-    }
-    cr_assert_eq(stats.written, 1);
+    cr_assert_eq(wait_written(st, 1).written, 1);
     store_close(st);
 }
 
