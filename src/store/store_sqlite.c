@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,10 @@
  * the write lock (and delays queued queries) for only a few ms. */
 #define STORE_BATCH_MAX 1024
 /* How long appends may gather before the thread commits them, counted from
- * the first one to reach an empty queue. Every commit syncs the WAL and
- * rewrites each page it touches (the end of the table, each room's place in
- * the key index), so its cost barely depends on how many rows it carries:
+ * the first one to reach an idle thread, or from the end of the commit
+ * before. Every commit syncs the WAL and rewrites each page it touches (the
+ * end of the table, each room's place in the key index), so its cost barely
+ * depends on how many rows it carries:
  * at 1,000 msg/s a commit per arrival took ~10 % of a CPU here, one per
  * 20 ms about a quarter of that. Appends still queued are lost if the
  * process dies either way; the window adds 20 ms to that exposure. Queries
@@ -108,6 +110,7 @@ struct store {
     size_t njobs;
     size_t nurgent;                 /* queued jobs that are not appends */
     int window_ms;                  /* commit window (gather()) */
+    enum { WAIT_NONE, WAIT_IDLE, WAIT_GATHER } waiting; /* what the thread sleeps for */
     uint64_t commits;               /* transactions of appends committed */
     struct completion *done_head, *done_tail;
     bool is_stopping;
@@ -429,12 +432,12 @@ static void run_query(struct store *st, struct job *j, bool is_stopping)
     free(j);
 }
 
-/* Lets appends gather for the commit window so that one commit carries them
- * all, unless something must not wait: a query or durable write queued,
- * a full batch, or shutdown. Called with st->mu held and a job queued. */
+/* Lets appends gather until the commit window ends, unless something must
+ * not wait: a query or durable write queued, a full batch, or shutdown.
+ * Called with st->mu held. */
 static void gather(struct store *st)
 {
-    if (st->head->kind != JOB_APPEND || st->window_ms <= 0)
+    if (st->window_ms <= 0)
         return;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -444,30 +447,44 @@ static void gather(struct store *st)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    st->waiting = WAIT_GATHER;
     while (!st->is_stopping && !st->nurgent && st->njobs < STORE_BATCH_MAX) {
         int rc = pthread_cond_timedwait(&st->cv, &st->mu, &until);
         if (rc == ETIMEDOUT)
-            return;
+            break;
     }
+    st->waiting = WAIT_NONE;
 }
 
 static void *store_thread(void *arg)
 {
     struct store *st = arg;
     struct job *batch[STORE_BATCH_MAX];
+    /* Appends were just committed: more are likely. The thread then waits
+     * out a window before it sleeps for good, so that under steady traffic
+     * its one wake-up per window is the window's end; appends reaching it
+     * meanwhile need no signal. */
+    bool is_lingering = false;
+    pthread_mutex_lock(&st->mu);
     for (;;) {
-        size_t n = 0;
-        struct job *query = NULL;
-        pthread_mutex_lock(&st->mu);
-        while (!st->head && !st->is_stopping)
-            pthread_cond_wait(&st->cv, &st->mu);
-        if (!st->head) {
-            pthread_mutex_unlock(&st->mu);
-            break;
+        if (!is_lingering) {
+            st->waiting = WAIT_IDLE;
+            while (!st->head && !st->is_stopping)
+                pthread_cond_wait(&st->cv, &st->mu);
+            st->waiting = WAIT_NONE;
         }
-        gather(st);
+        if (is_lingering || (st->head && st->head->kind == JOB_APPEND))
+            gather(st);
+        is_lingering = false;
+        if (!st->head) {
+            if (st->is_stopping)
+                break;
+            continue;
+        }
         /* Take a run of appends (one transaction), or the one query that
          * heads the queue: FIFO keeps reads after the writes before them. */
+        size_t n = 0;
+        struct job *query = NULL;
         if (st->head->kind != JOB_APPEND) {
             query = st->head;
             st->head = query->next;
@@ -493,8 +510,33 @@ static void *store_thread(void *arg)
             run_query(st, query, is_stopping);
         else
             write_batch(st, batch, n);
+        pthread_mutex_lock(&st->mu);
+        is_lingering = !query && st->window_ms > 0;
     }
+    pthread_mutex_unlock(&st->mu);
     return NULL;
+}
+
+/* Starts the storage thread and makes it SCHED_BATCH: its wake-ups never
+ * preempt the event loop. On a machine whose cores are all busy, delivery
+ * must not wait behind history: as a normal thread it woke about 170 times
+ * a second at 1,000 msg/s in benchmark scenario A (its commit timer, then
+ * each wait on the disk), and each time took the loop's CPU mid-fan-out for
+ * up to half a millisecond; as a batch thread it waits for the loop's next
+ * sleep (docs/internals/storage.md). Its share of a saturated CPU stays the
+ * default one: at a lower weight (nice 19) it fell behind and dropped
+ * history at saturation (scenario B). glibc's thread attributes do not
+ * take SCHED_BATCH, so the policy is set just after creation; where it is
+ * refused (a sandbox), the thread stays a normal one. */
+static bool start_thread(struct store *st)
+{
+    if (pthread_create(&st->thread, NULL, store_thread, st) != 0)
+        return false;
+    int rc = pthread_setschedparam(st->thread, SCHED_BATCH, &(struct sched_param){0});
+    if (rc != 0)
+        log_warn("store: %s: the storage thread runs as a normal thread: %s", st->path,
+                 strerror(rc));
+    return true;
 }
 
 /* Frees everything store_open may have set up; the thread must be gone. */
@@ -568,7 +610,7 @@ struct store *store_open(const char *path, enum sl_err *err)
     }
     /* From here on wdb belongs to the thread; pthread_create orders our
      * set-up before its first use. */
-    if (pthread_create(&st->thread, NULL, store_thread, st) != 0) {
+    if (!start_thread(st)) {
         log_error("store: cannot start the storage thread");
         goto out;
     }
@@ -615,10 +657,12 @@ static bool enqueue(struct store *st, struct job *j)
     bool is_queued = false;
     pthread_mutex_lock(&st->mu);
     if (st->njobs < STORE_QUEUE_MAX) {
-        /* The thread waits on an empty queue, or gathers appends until
-         * something that must not wait arrives (gather()). */
+        /* An idle thread wakes for anything; a gathering one only for
+         * what must not wait (gather()); a busy one looks at the queue
+         * when it is done. */
         bool is_urgent = j->kind != JOB_APPEND;
-        if (!st->head || is_urgent || st->njobs + 1 == STORE_BATCH_MAX)
+        if (st->waiting == WAIT_IDLE || (st->waiting == WAIT_GATHER &&
+                                         (is_urgent || st->njobs + 1 == STORE_BATCH_MAX)))
             pthread_cond_signal(&st->cv);
         if (is_urgent)
             st->nurgent++;

@@ -1,7 +1,9 @@
 /* Storage back end against a real SQLite file in a fresh temp directory. */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <poll.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +340,62 @@ Test(store, no_commit_window_commits_at_once)
     struct store *st = open_with_window(0);
     put(st, "n1", "#r", 1000, "s1", "ann!a@h", "#R");
     cr_assert_eq(wait_written(st, 1).written, 1);
+    store_close(st);
+}
+
+/* After a commit the thread waits out one more window before it sleeps:
+ * appends arriving then share one commit without waking it, a durable
+ * write still cuts that wait short, and once the thread has gone to sleep
+ * the next append wakes it. */
+Test(store, the_thread_lingers_one_window_after_a_commit)
+{
+    struct store *st = open_with_window(60000);
+    char id[16];
+    for (int i = 0; i < 1024; i++) {                    /* a full batch ends the window */
+        snprintf(id, sizeof id, "f%d", i);
+        put(st, id, "#r", 1000 + i, "s1", "ann!a@h", "#R");
+    }
+    cr_assert_eq(wait_written(st, 1024).written, 1024);
+    put(st, "l2", "#r", 5000, "s1", "ann!a@h", "#R");
+    put(st, "l3", "#r", 6000, "s1", "ann!a@h", "#R");
+    poll(NULL, 0, 100);
+    struct store_stats stats;
+    store_get_stats(st, &stats);
+    cr_assert_eq(stats.written, 1024, "committed before the window ended");
+    store_put_record(st, "test", "k", "w", 0);
+    stats = wait_written(st, 1026);
+    cr_assert_eq(stats.written, 1026, "a durable write did not end the linger");
+    cr_assert_eq(stats.commits, 2);
+    store_close(st);
+
+    st = open_with_window(50);
+    put(st, "q1", "#r", 1000, "s1", "ann!a@h", "#R");
+    cr_assert_eq(wait_written(st, 1).written, 1);
+    poll(NULL, 0, 300);                                 /* the linger is over */
+    put(st, "q2", "#r", 2000, "s1", "ann!a@h", "#R");
+    cr_assert_eq(wait_written(st, 2).written, 2, "a sleeping thread did not wake");
+    store_close(st);
+}
+
+/* The storage thread must not preempt the event loop when it wakes. */
+Test(store, the_storage_thread_is_a_batch_thread)
+{
+    struct store *st = open_ok();
+    int batch = 0, others = 0;
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        int policy = sched_getscheduler((pid_t)atoi(e->d_name));
+        if (policy == SCHED_BATCH)
+            batch++;
+        else
+            others++;
+    }
+    closedir(d);
+    cr_assert_eq(batch, 1, "%d SCHED_BATCH threads, %d others", batch, others);
+    cr_assert_eq(sched_getscheduler(0), SCHED_OTHER, "the caller's thread changed");
     store_close(st);
 }
 
