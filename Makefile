@@ -12,7 +12,7 @@ BUILD    := build/$(VARIANT)
 CC       ?= gcc
 # Debian's interpreter, where apt puts python3-pytest (not a pyenv shim).
 PYTHON   ?= /usr/bin/python3
-PKGS     := libsodium sqlite3 libcrypto jansson icu-uc icu-i18n libhs libpcre2-8
+PKGS     := libsodium sqlite3 libcrypto jansson icu-uc icu-i18n libhs libpcre2-8 liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 

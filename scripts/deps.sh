@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libhttp-parser-dev libssl-dev libjansson-dev libsodium-dev
-  libsqlite3-dev libicu-dev libvectorscan-dev libpcre2-dev
+  libsqlite3-dev libicu-dev libvectorscan-dev libpcre2-dev liburing-dev
   libcriterion-dev python3 python3-pytest
 )
 

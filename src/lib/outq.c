@@ -224,51 +224,78 @@ static void compact(struct outq *q)
     q->count = n;
 }
 
+int outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes,
+             size_t *want)
+{
+    int n = 0;
+    *want = 0;
+    for (uint32_t i = 0; i < q->count && n < max_iov; i++) {
+        const struct outq_ent *e = ent_at(q, i);
+        iov[n].iov_base = e->mb->data + e->off;
+        iov[n].iov_len = e->len;
+        *want += e->len;
+        n++;
+        if (*want >= max_bytes)
+            break;
+    }
+    return n;
+}
+
+enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want)
+{
+    if (res < 0) {
+        if (res == -EAGAIN || res == -EWOULDBLOCK) {
+            compact(q);
+            return SL_EAGAIN;
+        }
+        errno = (int)-res;
+        return SL_EIO;
+    }
+    size_t left = (size_t)res;
+    q->bytes -= left;
+    /* Pop what was written, including empty entries (len 0), which
+     * writev reports as nothing written. */
+    while (q->count > 0) {
+        struct outq_ent *e = ent_at(q, 0);
+        if (left < e->len) {
+            e->off += (uint32_t)left;
+            e->len -= (uint32_t)left;
+            break;
+        }
+        left -= e->len;
+        msgbuf_unref(e->mb);
+        q->head = q->cap ? (q->head + 1) & (q->cap - 1) : 0;
+        q->count--;
+    }
+    if ((size_t)res < want) {
+        /* The kernel is full for now: come back when it says so. */
+        compact(q);
+        return SL_EAGAIN;
+    }
+    if (q->count == 0) {
+        free(q->ents);
+        q->ents = NULL;
+        q->head = q->cap = 0;
+    }
+    return SL_OK;
+}
+
 enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
 {
     size_t written_total = 0;
     while (q->count > 0) {
         struct iovec iov[IOV_MAX];
-        int n = 0;
-        size_t want = 0;
-        for (uint32_t i = 0; i < q->count && n < IOV_MAX; i++) {
-            const struct outq_ent *e = ent_at(q, i);
-            iov[n].iov_base = e->mb->data + e->off;
-            iov[n].iov_len = e->len;
-            want += e->len;
-            n++;
-            if (want >= max_bytes)
-                break;
-        }
+        size_t want;
+        int n = outq_iov(q, iov, IOV_MAX, max_bytes, &want);
         ssize_t w = write_out(fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                compact(q);
-                return SL_EAGAIN;
-            }
-            return SL_EIO;
-        }
-        size_t left = (size_t)w;
-        q->bytes -= left;
-        written_total += left;
-        /* Pop what was written, including empty entries (len 0), which
-         * writev reports as nothing written. */
-        while (q->count > 0) {
-            struct outq_ent *e = ent_at(q, 0);
-            if (left < e->len) {
-                e->off += (uint32_t)left;
-                e->len -= (uint32_t)left;
-                break;
-            }
-            left -= e->len;
-            msgbuf_unref(e->mb);
-            q->head = q->cap ? (q->head + 1) & (q->cap - 1) : 0;
-            q->count--;
-        }
-        if ((size_t)w < want || (written_total >= max_bytes && q->count > 0)) {
-            /* The kernel is full for now, or fairness: come back later. */
+        if (w < 0 && errno == EINTR)
+            continue;
+        enum sl_err err = outq_wrote(q, w < 0 ? -errno : w, want);
+        if (err)
+            return err;
+        written_total += (size_t)w;
+        if (written_total >= max_bytes && q->count > 0) {
+            /* Fairness: one fast reader must not starve the rest. */
             compact(q);
             return SL_EAGAIN;
         }

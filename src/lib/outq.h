@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "lib/err.h"
 #include "lib/msgbuf.h"
@@ -94,6 +96,17 @@ void outq_close_dup(struct outq *q, const char *reason);
  * turn's buffer) are first copied into a buffer of their own, so what a
  * queue keeps alive stays within twice what it holds. */
 enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes);
+
+/* The same write in two halves, for a caller that batches many sockets'
+ * writes into one system call (net/batch.h). outq_iov fills iov with the
+ * queue's first ranges, at most max_iov of them and about max_bytes, and
+ * sets *want to their total; outq_wrote accounts the write of those
+ * ranges: res bytes written, or -errno. It returns SL_OK when all of want
+ * went, SL_EAGAIN when the kernel took less (the queue is compacted as
+ * outq_flush does), SL_EIO when the socket failed (errno set). */
+int outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes,
+             size_t *want);
+enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want);
 
 /* The global pending list, owned by the loop thread. */
 void outq_mark_pending(struct outq *q);

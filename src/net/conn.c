@@ -16,6 +16,7 @@
 #include "lib/addr.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "net/batch.h"
 
 /* Bytes read per read() call; a connection is read at most this much per
  * turn so one busy sender cannot starve the rest. */
@@ -123,18 +124,21 @@ static void conn_finish(struct conn *c)
     update_events(c);
 }
 
-static void flush_conn(struct conn *c)
+/* Before a connection's write: a closing connection says its last words.
+ * Returns whether there is anything to write. */
+static bool flush_begin(struct conn *c)
 {
-    if (c->is_freed)
-        return;
     if (c->out.is_closing && c->ops && !c->is_farewelled) {
         c->is_farewelled = true;
         if (c->ops->farewell && !c->out.is_sendq_exceeded)
             c->ops->farewell(c, c->out.close_reason);
     }
-    enum sl_err err = SL_OK;
-    if (c->out.bytes > 0 && !c->out.is_sendq_exceeded)
-        err = outq_flush(&c->out, c->watch.fd, net_cfg.flush_max);
+    return c->out.bytes > 0 && !c->out.is_sendq_exceeded;
+}
+
+/* After it: err is how the write went. */
+static void flush_end(struct conn *c, enum sl_err err)
+{
     if (err == SL_EIO) {
         /* The peer is gone: nothing more can be said to it. */
         outq_cleanup(&c->out);
@@ -157,15 +161,63 @@ static void flush_conn(struct conn *c)
         shutdown(c->watch.fd, SHUT_WR);
 }
 
+/* Flushes every pending queue, BATCH_WRITES_MAX sockets per system call
+ * (net/batch.h). Each socket gets one write of up to BATCH_IOV_MAX ranges
+ * here; the rare queue with more (a reader catching up) goes on with
+ * outq_flush. A batch is gathered, written and accounted before any of its
+ * connections is finished: finishing one (closing it) can queue output on
+ * others, which then wait for the next batch. Meanwhile is_batched keeps a
+ * connection from entering a batch twice (its farewell, say, puts it back
+ * on the pending list): two writes of the same bytes would send them twice. */
+static void flush_pending(void)
+{
+    static struct batch_write w[BATCH_WRITES_MAX];
+    static size_t want[BATCH_WRITES_MAX];
+    for (;;) {
+        int n = 0;
+        struct outq *q;
+        while (n < BATCH_WRITES_MAX && (q = outq_pending_pop()) != NULL) {
+            struct conn *c = conn_of(q);
+            if (c->is_freed || c->is_batched)
+                continue;
+            c->is_batched = true;
+            w[n].fd = c->watch.fd;
+            w[n].niov = 0;
+            want[n] = 0;
+            if (flush_begin(c))
+                w[n].niov = outq_iov(&c->out, w[n].iov, BATCH_IOV_MAX, net_cfg.flush_max,
+                                     &want[n]);
+            w[n].ud = c;
+            n++;
+        }
+        if (n == 0)
+            return;
+        batch_run(w, n);
+        enum sl_err err[BATCH_WRITES_MAX];
+        for (int i = 0; i < n; i++) {
+            struct conn *c = w[i].ud;
+            err[i] = w[i].niov ? outq_wrote(&c->out, w[i].res, want[i]) : SL_OK;
+            if (err[i] == SL_OK && w[i].niov && c->out.count > 0)
+                err[i] = outq_flush(&c->out, c->watch.fd,
+                                    want[i] < net_cfg.flush_max ? net_cfg.flush_max - want[i] : 1);
+        }
+        for (int i = 0; i < n; i++) {
+            struct conn *c = w[i].ud;
+            c->is_batched = false;
+            if (!c->is_freed)
+                flush_end(c, err[i]);
+        }
+    }
+}
+
 static void before_sleep(struct loop *loop, void *ud)
 {
     (void)loop;
     (void)ud;
-    struct outq *q;
     /* Closing a connection can queue output for others (QUIT to its
-     * rooms), which puts them on the list again: drain until empty. */
-    while ((q = outq_pending_pop()) != NULL)
-        flush_conn(conn_of(q));
+     * rooms), which puts them on the list again: flush_pending drains
+     * until it is empty. */
+    flush_pending();
     while (to_free) {
         struct conn *c = to_free;
         to_free = c->prev_free;
@@ -378,6 +430,7 @@ void net_init(struct loop *loop, const struct net_config *cfg)
     if (net_cfg.flush_max == 0)
         net_cfg.flush_max = 256 * 1024;
     loop_add_before_sleep(loop, before_sleep, NULL);
+    batch_init(true);
 }
 
 static bool is_plain_http(const struct conn *c)
@@ -421,4 +474,5 @@ void net_shutdown(const char *reason)
     /* Queues of destroyed connections may still sit on the pending list. */
     while (outq_pending_pop())
         ;
+    batch_shutdown();
 }

@@ -52,6 +52,7 @@ struct conn {
     bool want_write;
     bool is_farewelled;
     bool is_freed;
+    bool is_batched;            /* in the batch net/ is writing (conn.c) */
 };
 
 /* Switches the transport of c (HTTP → WebSocket after the upgrade). */
