@@ -20,14 +20,17 @@
  * (an old kernel, a container's seccomp policy, kernel.io_uring_disabled),
  * batch_run makes the same writes one by one with send()/writev(). */
 
-/* Writes per submission, and ranges per write. */
+/* Writes per submission; ranges per write, and in all the writes of one
+ * submission (the caller's pool of iovecs: a JOIN storm leaves hundreds of
+ * ranges in each member's queue, a quiet turn one). */
 #define BATCH_WRITES_MAX 64
-#define BATCH_IOV_MAX 32
+#define BATCH_IOV_MAX 256
+#define BATCH_IOV_POOL 2048
 
 struct batch_write {
     int fd;
     int niov;
-    struct iovec iov[BATCH_IOV_MAX];
+    struct iovec *iov;
     ssize_t res;            /* after batch_run: bytes written, or -errno;
                              * 0 for an entry with niov 0 (nothing to write) */
     void *ud;

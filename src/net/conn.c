@@ -173,20 +173,24 @@ static void flush_pending(void)
 {
     static struct batch_write w[BATCH_WRITES_MAX];
     static size_t want[BATCH_WRITES_MAX];
+    static struct iovec pool[BATCH_IOV_POOL];
     for (;;) {
-        int n = 0;
+        int n = 0, used = 0;
         struct outq *q;
-        while (n < BATCH_WRITES_MAX && (q = outq_pending_pop()) != NULL) {
+        while (n < BATCH_WRITES_MAX && used + BATCH_IOV_MAX <= BATCH_IOV_POOL &&
+               (q = outq_pending_pop()) != NULL) {
             struct conn *c = conn_of(q);
             if (c->is_freed || c->is_batched)
                 continue;
             c->is_batched = true;
             w[n].fd = c->watch.fd;
+            w[n].iov = pool + used;
             w[n].niov = 0;
             want[n] = 0;
             if (flush_begin(c))
                 w[n].niov = outq_iov(&c->out, w[n].iov, BATCH_IOV_MAX, net_cfg.flush_max,
                                      &want[n]);
+            used += w[n].niov;
             w[n].ud = c;
             n++;
         }
