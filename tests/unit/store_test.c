@@ -290,6 +290,17 @@ static struct store_stats wait_written(struct store *st, uint64_t n)
     return stats;
 }
 
+/* After 100 ms, still only `written` messages are committed: the rest wait
+ * for the window. Returns the counters. */
+static struct store_stats expect_gathering(struct store *st, uint64_t written)
+{
+    poll(NULL, 0, 100);
+    struct store_stats stats;
+    store_get_stats(st, &stats);
+    cr_assert_eq(stats.written, written, "committed before the window ended");
+    return stats;
+}
+
 /* Appends wait out the commit window and then go in one transaction; a
  * query or store_close does not wait for it. */
 Test(store, appends_gather_until_a_query_or_close)
@@ -298,10 +309,7 @@ Test(store, appends_gather_until_a_query_or_close)
     put(st, "w1", "#r", 1000, "s1", "ann!a@h", "#R");
     put(st, "w2", "#r", 2000, "s1", "ann!a@h", "#R");
     put(st, "w3", "#r", 3000, "s1", "ann!a@h", "#R");
-    poll(NULL, 0, 100);
-    struct store_stats stats;
-    store_get_stats(st, &stats);
-    cr_assert_eq(stats.written, 0, "committed before the window ended");
+    struct store_stats stats = expect_gathering(st, 0);
     cr_assert_eq(stats.queued, 3);
 
     struct got g = hist(st, STORE_LATEST, (struct store_bound)UNSET,
@@ -358,12 +366,9 @@ Test(store, the_thread_lingers_one_window_after_a_commit)
     cr_assert_eq(wait_written(st, 1024).written, 1024);
     put(st, "l2", "#r", 5000, "s1", "ann!a@h", "#R");
     put(st, "l3", "#r", 6000, "s1", "ann!a@h", "#R");
-    poll(NULL, 0, 100);
-    struct store_stats stats;
-    store_get_stats(st, &stats);
-    cr_assert_eq(stats.written, 1024, "committed before the window ended");
+    expect_gathering(st, 1024);
     store_put_record(st, "test", "k", "w", 0);
-    stats = wait_written(st, 1026);
+    struct store_stats stats = wait_written(st, 1026);
     cr_assert_eq(stats.written, 1026, "a durable write did not end the linger");
     cr_assert_eq(stats.commits, 2);
     store_close(st);
