@@ -158,7 +158,7 @@ enum sl_err outq_printf(struct outq *q, const char *fmt, ...)
  * on a socket it skips what writev costs (the file position, importing
  * the vector), 5.4 against 5.9 us of CPU per 120-byte loopback write on
  * the benchmark machine, paid once per recipient per message. */
-static ssize_t write_out(int fd, const struct iovec *iov, int n)
+ssize_t outq_write_iov(int fd, const struct iovec *iov, int n)
 {
     if (n == 1)
         return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
@@ -287,7 +287,7 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
         struct iovec iov[IOV_MAX];
         size_t want;
         int n = outq_iov(q, iov, IOV_MAX, max_bytes, &want);
-        ssize_t w = write_out(fd, iov, n);
+        ssize_t w = outq_write_iov(fd, iov, n);
         if (w < 0 && errno == EINTR)
             continue;
         enum sl_err err = outq_wrote(q, w < 0 ? -errno : w, want);

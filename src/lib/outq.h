@@ -108,6 +108,10 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_by
              size_t *want);
 enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want);
 
+/* One write of iov[0..n) to the socket fd: send() for one buffer, writev()
+ * for several. Returns what the call returned (errno set on -1). */
+ssize_t outq_write_iov(int fd, const struct iovec *iov, int n);
+
 /* The global pending list, owned by the loop thread. */
 void outq_mark_pending(struct outq *q);
 /* Pops one pending queue, or NULL. */

@@ -7,6 +7,7 @@
 #include <liburing.h>
 
 #include "lib/log.h"
+#include "lib/outq.h"
 
 /* See batch.h. One ring, owned by the loop thread. */
 
@@ -53,13 +54,9 @@ bool batch_uses_uring(void)
 static void write_one(struct batch_write *w)
 {
     ssize_t r;
-    do {
-        if (w->niov == 1)
-            r = send(w->fd, w->iov[0].iov_base, w->iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        else
-            r = sendmsg(w->fd, &(struct msghdr){.msg_iov = w->iov, .msg_iovlen = (size_t)w->niov},
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (r < 0 && errno == EINTR);
+    do
+        r = outq_write_iov(w->fd, w->iov, w->niov);
+    while (r < 0 && errno == EINTR);
     w->res = r < 0 ? -errno : r;
 }
 
