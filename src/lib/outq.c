@@ -241,7 +241,7 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_by
     return n;
 }
 
-enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want)
+enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want, size_t max_bytes)
 {
     if (res < 0) {
         if (res == -EAGAIN || res == -EWOULDBLOCK) {
@@ -267,8 +267,9 @@ enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want)
         q->head = q->cap ? (q->head + 1) & (q->cap - 1) : 0;
         q->count--;
     }
-    if ((size_t)res < want) {
-        /* The kernel is full for now: come back when it says so. */
+    if ((size_t)res < want || (q->count > 0 && want >= max_bytes)) {
+        /* The kernel is full for now, or fairness: one fast reader must
+         * not starve the rest. Come back later. */
         compact(q);
         return SL_EAGAIN;
     }
@@ -282,26 +283,18 @@ enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want)
 
 enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes)
 {
-    size_t written_total = 0;
+    size_t budget = max_bytes;
     while (q->count > 0) {
         struct iovec iov[IOV_MAX];
         size_t want;
-        int n = outq_iov(q, iov, IOV_MAX, max_bytes, &want);
+        int n = outq_iov(q, iov, IOV_MAX, budget, &want);
         ssize_t w = outq_write_iov(fd, iov, n);
         if (w < 0 && errno == EINTR)
             continue;
-        enum sl_err err = outq_wrote(q, w < 0 ? -errno : w, want);
+        enum sl_err err = outq_wrote(q, w < 0 ? -errno : w, want, budget);
         if (err)
             return err;
-        written_total += (size_t)w;
-        if (written_total >= max_bytes && q->count > 0) {
-            /* Fairness: one fast reader must not starve the rest. */
-            compact(q);
-            return SL_EAGAIN;
-        }
+        budget -= (size_t)w;    /* all of want, and less than the budget */
     }
-    free(q->ents);
-    q->ents = NULL;
-    q->head = q->cap = 0;
     return SL_OK;
 }

@@ -102,11 +102,13 @@ enum sl_err outq_flush(struct outq *q, int fd, size_t max_bytes);
  * queue's first ranges, at most max_iov of them and about max_bytes, and
  * sets *want to their total; outq_wrote accounts the write of those
  * ranges: res bytes written, or -errno. It returns SL_OK when all of want
- * went, SL_EAGAIN when the kernel took less (the queue is compacted as
- * outq_flush does), SL_EIO when the socket failed (errno set). */
+ * went and less than max_bytes (so more may follow within max_bytes - want),
+ * SL_EAGAIN when the kernel took less or max_bytes is spent with bytes left
+ * (the queue is compacted as outq_flush does), SL_EIO when the socket failed
+ * (errno set). */
 int outq_iov(const struct outq *q, struct iovec *iov, int max_iov, size_t max_bytes,
              size_t *want);
-enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want);
+enum sl_err outq_wrote(struct outq *q, ssize_t res, size_t want, size_t max_bytes);
 
 /* One write of iov[0..n) to the socket fd: send() for one buffer, writev()
  * for several. Returns what the call returned (errno set on -1). */

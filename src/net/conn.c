@@ -200,10 +200,13 @@ static void flush_pending(void)
         enum sl_err err[BATCH_WRITES_MAX];
         for (int i = 0; i < n; i++) {
             struct conn *c = w[i].ud;
-            err[i] = w[i].niov ? outq_wrote(&c->out, w[i].res, want[i]) : SL_OK;
-            if (err[i] == SL_OK && w[i].niov && c->out.count > 0)
-                err[i] = outq_flush(&c->out, c->watch.fd,
-                                    want[i] < net_cfg.flush_max ? net_cfg.flush_max - want[i] : 1);
+            if (w[i].niov == 0) {
+                err[i] = SL_OK;
+                continue;
+            }
+            err[i] = outq_wrote(&c->out, w[i].res, want[i], net_cfg.flush_max);
+            if (err[i] == SL_OK && c->out.count > 0)
+                err[i] = outq_flush(&c->out, c->watch.fd, net_cfg.flush_max - want[i]);
         }
         for (int i = 0; i < n; i++) {
             struct conn *c = w[i].ud;

@@ -521,6 +521,52 @@ Test(outq, flush_caps_bytes_per_call, .init = drain_pending)
     close(sv[1]);
 }
 
+/* The two halves a batching caller uses: outq_wrote says SL_OK while the
+ * budget allows more (the caller may go on), SL_EAGAIN once it is spent with
+ * bytes left, and SL_EIO with errno for a failed write. */
+Test(outq, wrote_says_whether_more_may_follow, .init = drain_pending)
+{
+    int sv[2];
+    nonblocking_pair(sv, 0);
+    struct outq q;
+    outq_init(&q, 0, WIRE_LINE);
+    struct msgbuf *m[10];
+    for (int i = 0; i < 10; i++) {
+        m[i] = filled(100, (unsigned)i);
+        cr_assert_eq(outq_push(&q, m[i]), SL_OK);
+    }
+    struct iovec iov[3];
+    size_t want;
+    int n = outq_iov(&q, iov, 3, 1000, &want);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(want, 300);
+    cr_assert_eq(outq_wrote(&q, outq_write_iov(sv[0], iov, n), want, 1000), SL_OK);
+    cr_assert_eq(q.count, 7);
+    cr_assert_eq(q.bytes, 700);
+
+    n = outq_iov(&q, iov, 3, 250, &want);
+    cr_assert_eq(n, 3, "the range that reaches the budget is taken whole");
+    cr_assert_eq(outq_wrote(&q, outq_write_iov(sv[0], iov, n), want, 250), SL_EAGAIN);
+    cr_assert_eq(q.count, 4);
+
+    n = outq_iov(&q, iov, 3, 1000, &want);
+    cr_assert_eq(outq_wrote(&q, -EPIPE, want, 1000), SL_EIO);
+    cr_assert_eq(errno, EPIPE);
+    cr_assert_eq(q.count, 4, "a failed write pops nothing");
+
+    char got[1000];
+    size_t got_n = 0;
+    drain_fd(sv[1], got, sizeof got, &got_n);
+    cr_assert_eq(got_n, 600);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(memcmp(got + i * 100, m[i]->data, 100), 0);
+    outq_cleanup(&q);
+    for (int i = 0; i < 10; i++)
+        msgbuf_unref(m[i]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 Test(outq, ring_wraps_and_grows_in_order, .init = drain_pending)
 {
     int sv[2];
