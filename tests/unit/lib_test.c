@@ -428,12 +428,18 @@ static void close_pair(int sv[2])
     close(sv[1]);
 }
 
+/* A line queue with no limit, to be flushed into sv[0]. */
+static void line_queue_on_pair(int sv[2], struct outq *q)
+{
+    nonblocking_pair(sv, 0);
+    outq_init(q, 0, WIRE_LINE);
+}
+
 Test(outq, flush_small_queue_empties_it, .init = drain_pending)
 {
     int sv[2];
-    nonblocking_pair(sv, 0);
     struct outq q;
-    outq_init(&q, 0, WIRE_LINE);
+    line_queue_on_pair(sv, &q);
     cr_assert_eq(outq_push_line(&q, "A", 1), SL_OK);
     cr_assert_eq(outq_push_line(&q, "BB", 2), SL_OK);
     cr_assert_eq(outq_flush(&q, sv[0], 1 << 20), SL_OK);
@@ -492,9 +498,8 @@ Test(outq, flush_until_eagain_resumes_at_offset, .init = drain_pending)
 Test(outq, flush_caps_bytes_per_call, .init = drain_pending)
 {
     int sv[2];
-    nonblocking_pair(sv, 0);
     struct outq q;
-    outq_init(&q, 0, WIRE_LINE);
+    line_queue_on_pair(sv, &q);
     struct msgbuf *mb = filled(100, 3);
     for (int i = 0; i < 10; i++)
         cr_assert_eq(outq_push(&q, mb), SL_OK);
@@ -527,9 +532,8 @@ Test(outq, flush_caps_bytes_per_call, .init = drain_pending)
 Test(outq, wrote_says_whether_more_may_follow, .init = drain_pending)
 {
     int sv[2];
-    nonblocking_pair(sv, 0);
     struct outq q;
-    outq_init(&q, 0, WIRE_LINE);
+    line_queue_on_pair(sv, &q);
     struct msgbuf *m[10];
     for (int i = 0; i < 10; i++) {
         m[i] = filled(100, (unsigned)i);
@@ -563,16 +567,14 @@ Test(outq, wrote_says_whether_more_may_follow, .init = drain_pending)
     outq_cleanup(&q);
     for (int i = 0; i < 10; i++)
         msgbuf_unref(m[i]);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 Test(outq, ring_wraps_and_grows_in_order, .init = drain_pending)
 {
     int sv[2];
-    nonblocking_pair(sv, 0);
     struct outq q;
-    outq_init(&q, 0, WIRE_LINE);
+    line_queue_on_pair(sv, &q);
     struct msgbuf *m[8];
     for (unsigned i = 0; i < 8; i++)
         m[i] = filled(10, i);
@@ -602,9 +604,8 @@ Test(outq, flush_more_than_iov_max_entries, .init = drain_pending)
 {
     enum { N = IOV_MAX + 500 };
     int sv[2];
-    nonblocking_pair(sv, 0);
     struct outq q;
-    outq_init(&q, 0, WIRE_LINE);
+    line_queue_on_pair(sv, &q);
     struct msgbuf *mb = filled(3, 4);
     for (int i = 0; i < N; i++)
         cr_assert_eq(outq_push(&q, mb), SL_OK);
@@ -752,9 +753,8 @@ Test(outq, bug_zero_length_entry_hangs_flush, .init = drain_pending,
      .timeout = 2)
 {
     int sv[2];
-    nonblocking_pair(sv, 0);
     struct outq q;
-    outq_init(&q, 0, WIRE_LINE);
+    line_queue_on_pair(sv, &q);
     struct msgbuf *empty = msgbuf_new(0);
     cr_assert_eq(outq_push_line(&q, "x", 1), SL_OK);
     outq_push(&q, empty);
