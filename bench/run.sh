@@ -32,7 +32,10 @@
 #   Extras: R (1,000 members in one room, 100 msg/s), M (= B)
 #
 # Options
-#   --server NAME      salon (default), ngircd, hybrid (ircd-hybrid), inspircd
+#   --server NAME      salon (default), ngircd, hybrid (ircd-hybrid), inspircd,
+#                      or floor / floor-send: bench/floor, the least a relay
+#                      can do (io_uring batches / one send() per copy), to
+#                      measure the floor of A and D (TCP only)
 #   --scenario LIST    comma-separated, default all
 #   --transport T      tcp (default) or ws: transport of A, B, C and R
 #   --quick            short durations, fewer idle clients (smoke test)
@@ -79,9 +82,9 @@ while [ $# -gt 0 ]; do
 done
 case $scenarios in all) scenarios=A,B,C,D,E,F ;; esac
 case $server in
-salon|ngircd|hybrid|inspircd) ;;
+salon|ngircd|hybrid|inspircd|floor|floor-send) ;;
 ircd-hybrid) server=hybrid ;;
-*) echo "run.sh: --server salon|ngircd|hybrid|inspircd" >&2; exit 2 ;;
+*) echo "run.sh: --server salon|ngircd|hybrid|inspircd|floor|floor-send" >&2; exit 2 ;;
 esac
 case $transport in tcp|ws) ;; *) echo "run.sh: --transport tcp|ws" >&2; exit 2 ;; esac
 
@@ -274,6 +277,12 @@ start_server() { # tag [salon config flavour: bench|default]
 		"${pin_server[@]}" "${as_nobody[@]}" /usr/sbin/inspircd --nofork --nolog --config "$conf" >"$log" 2>&1 &
 		server_pid=$!
 		ws_url=ws://127.0.0.1:$http_port/
+		;;
+	floor|floor-send)
+		local how=uring
+		[ "$server" = floor ] || how=send
+		"${pin_server[@]}" "$here/floor" --listen "127.0.0.1:$irc_port" --write "$how" >"$log" 2>&1 &
+		server_pid=$!
 		;;
 	salon)
 		[ -x "$salon_bin" ] || { echo "run.sh: $salon_bin not built (make -C $root)" >&2; exit 1; }

@@ -149,7 +149,8 @@ def main():
             else:
                 ratios.append("–")
         best = None
-        pv = [meds[p] for p in peers if meds.get(p)]
+        # bench/floor is a reference, not a peer: never the "best peer".
+        pv = [meds[p] for p in peers if meds.get(p) and not p.startswith("floor")]
         if better in ("high", "low") and pv and meds.get("salon") is not None:
             b = max(pv) if better == "high" else min(pv)
             best = f"{meds['salon'] / b:.2f}"
