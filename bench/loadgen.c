@@ -1062,9 +1062,10 @@ static void final_report(void)
 			printf("RSS per conn    %.0f bytes\n",
 			       (double)(srv_after.rss_kb - srv_base.rss_kb) * 1024.0 / n_registered);
 		}
-		printf("RESULT mode=idle transport=%s clients=%u registered=%u failed=%u retries=%u reg_s=%.3f "
-		       "rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f loadgen_cpu_s=%.2f\n",
-		       o.ws ? "ws" : "tcp", o.clients, n_registered, n_failed, n_retries, reg_s, srv_base.rss_kb,
+		printf("RESULT mode=idle transport=%s clients=%u registered=%u failed=%u retries=%u dropped=%u "
+		       "reg_s=%.3f rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f loadgen_cpu_s=%.2f\n",
+		       o.ws ? "ws" : "tcp", o.clients, n_registered, n_failed, n_retries, n_closed_late, reg_s,
+		       srv_base.rss_kb,
 		       srv_after.rss_kb,
 		       srv_base.ok && srv_after.ok && n_registered
 			       ? (double)(srv_after.rss_kb - srv_base.rss_kb) * 1024.0 / n_registered
