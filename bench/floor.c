@@ -59,6 +59,7 @@ struct room {
 
 static struct conn *conns;
 static uint32_t conns_cap;
+static uint32_t free_from;      /* no free slot below this index */
 static struct room rooms[ROOMS_MAX];
 static int n_rooms;
 static int ep;
@@ -97,6 +98,8 @@ static void conn_close(uint32_t i)
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	c->room = -1;
+	if (i < free_from)
+		free_from = i;
 }
 
 /* Closing now would reorder the room a fan-out is walking: shut the
@@ -114,16 +117,15 @@ static void want_out(uint32_t i, bool on)
 	epoll_ctl(ep, EPOLL_CTL_MOD, conns[i].fd, &ev);
 }
 
-/* Keep what the kernel did not take; returns false when the reader is
- * too far behind and was dropped. */
-static bool queue_rest(uint32_t i, const char *p, size_t n)
+/* Keep what the kernel did not take; a reader too far behind is dropped. */
+static void queue_rest(uint32_t i, const char *p, size_t n)
 {
 	struct conn *c = &conns[i];
 	bool was_empty = c->out_len == 0;
 
 	if (c->out_len + n > OUT_MAX) {
 		doom(i);
-		return false;
+		return;
 	}
 	if (c->out_len + n > c->out_cap) {
 		c->out_cap = (c->out_len + n) * 2;
@@ -133,7 +135,6 @@ static bool queue_rest(uint32_t i, const char *p, size_t n)
 	c->out_len += n;
 	if (was_empty)
 		want_out(i, true);
-	return true;
 }
 
 /* After a write of n bytes returned res. */
@@ -184,7 +185,7 @@ static void flush_out(uint32_t i)
 static void uring_fanout(const struct room *r, uint32_t except, const char *p, size_t n)
 {
 	uint32_t targets[URING_SQES];
-	uint32_t k = 0, m = 0;
+	uint32_t k = 0;
 
 	while (k < r->n) {
 		unsigned queued = 0;
@@ -208,7 +209,7 @@ static void uring_fanout(const struct room *r, uint32_t except, const char *p, s
 			continue;
 		if (io_uring_submit_and_wait(&ring, queued) < 0)
 			die("io_uring_submit_and_wait");
-		for (m = 0; m < queued; m++) {
+		for (unsigned m = 0; m < queued; m++) {
 			struct io_uring_cqe *cqe;
 
 			if (io_uring_wait_cqe(&ring, &cqe) < 0)
@@ -331,8 +332,9 @@ static void on_accept(int lfd)
 
 		if (fd < 0)
 			return;
-		for (i = 0; i < conns_cap && conns[i].fd >= 0; i++)
+		for (i = free_from; i < conns_cap && conns[i].fd >= 0; i++)
 			;
+		free_from = i + 1;
 		if (i == conns_cap) {
 			uint32_t cap = conns_cap ? conns_cap * 2 : 1024;
 
@@ -355,7 +357,8 @@ static void on_accept(int lfd)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	const char *listen_at = NULL;
+	char *listen_at = NULL, *colon, *end;
+	long port;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX }, evs[256];
 	int lfd, one = 1;
 
@@ -372,12 +375,14 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (!listen_at || !strchr(listen_at, ':'))
+	if (!listen_at || !(colon = strrchr(listen_at, ':')))
 		goto usage;
-	*strchr(listen_at, ':') = 0;
-	if (inet_pton(AF_INET, listen_at, &sa.sin_addr) != 1)
+	*colon = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (inet_pton(AF_INET, listen_at, &sa.sin_addr) != 1 || end == colon + 1 || *end || port < 1 ||
+	    port > 65535)
 		goto usage;
-	sa.sin_port = htons((uint16_t)atoi(listen_at + strlen(listen_at) + 1));
+	sa.sin_port = htons((uint16_t)port);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (use_uring && io_uring_queue_init(URING_SQES, &ring, 0) < 0)
