@@ -9,9 +9,11 @@
  * the server's RSS growth per connection. "max" mode repeats the send phase
  * at increasing rates until latency or delivery falls behind.
  *
- * Every room message carries "<seq> <send_time_ns> <run_id> <padding>";
- * receivers use CLOCK_MONOTONIC (same machine) for end-to-end latency and a
- * per-message record for exact loss/duplicate counting. See bench/README.md.
+ * Every room message carries "<seq> <send_time_ns> <run_id> <padding>",
+ * zero-padded to 10, 19 and 12 digits so that receivers read them at fixed
+ * offsets, eight digits at a time; receivers use CLOCK_MONOTONIC (same
+ * machine) for end-to-end latency and a per-message record for exact
+ * loss/duplicate counting. See bench/README.md.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -78,7 +80,16 @@ enum cstate {
 	C_CLOSED,
 };
 
-enum phase { PH_CONNECT, PH_JOIN, PH_SETTLE, PH_SEND, PH_DRAIN, PH_HOLD, PH_DONE };
+enum phase { PH_CONNECT, PH_JOIN, PH_SETTLE, PH_SEND, PH_DRAIN, PH_QUIET, PH_HOLD, PH_DONE };
+
+/* Max mode: after a failing step the server may still be working through
+ * the backlog the drain gave up on (or be wedged by it). The next step
+ * starts only once, for QUIET_NS, no copy has arrived, the server used
+ * under QUIET_CPU_S of CPU and loadgen has nothing left to write; if that
+ * takes more than QUIET_MAX_NS the search ends there. */
+#define QUIET_CPU_S 0.05
+#define QUIET_NS (NS_PER_S)
+#define QUIET_MAX_NS (30 * NS_PER_S)
 
 struct client {
 	int fd;
@@ -137,6 +148,7 @@ static int ep = -1, tfd = -1;
 static struct sockaddr_in dst;
 static bool dst_loopback;
 static uint64_t rng_state;
+static char rid_text[32]; /* o.run_id as sent: RID_DIGITS digits */
 
 static enum phase phase;
 static int64_t t_start, t_phase, t_deadline, t_reg_done, t_join_done;
@@ -164,6 +176,10 @@ static struct srv_sample srv_base, srv_before, srv_after;
 static int step_no;
 static uint32_t step_try;
 static double best_rate;
+static int64_t last_rx; /* last PRIVMSG read, late ones included */
+static int64_t quiet_mark;
+static bool quiet_timeout;
+static struct srv_sample quiet_cpu;
 static bool interrupted;
 /* loadgen's own CPU seconds at the start of the send phase, and the wall
  * time the send phase + drain took: their ratio says whether the load
@@ -620,36 +636,76 @@ static void start_connect(struct client *c)
 
 /* ---------------------------------------------------------------- input */
 
-static bool parse_u64(const char **pp, const char *end, uint64_t *v)
+/* Eight ASCII digits at p, or -1: checked and combined in one 64-bit
+ * word (pairs, then quads, then the eight), little-endian. At B's rates
+ * parsing every copy's numbers a digit at a time was an eighth of
+ * loadgen's CPU. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "digits8 reads digits as a little-endian word"
+#endif
+static int64_t digits8(const char *p)
 {
-	const char *p = *pp;
-	uint64_t x = 0;
+	uint64_t v;
 
-	if (p >= end || *p < '0' || *p > '9')
-		return false;
-	while (p < end && *p >= '0' && *p <= '9')
-		x = x * 10 + (uint64_t)(*p++ - '0');
-	*v = x;
-	*pp = p;
-	return true;
+	memcpy(&v, p, 8);
+	if (((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
+	    0x3333333333333333ULL)
+		return -1;
+	v -= 0x3030303030303030ULL;
+	v = v * 10 + (v >> 8);
+	v = ((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
+	     ((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >> 32;
+	return (int64_t)v;
 }
+
+/* n (< 8) digits at p, or -1. */
+static int64_t digits_few(const char *p, unsigned n)
+{
+	int64_t x = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		x = x * 10 + (p[i] - '0');
+	}
+	return x;
+}
+
+#define SEQ_DIGITS 10
+#define TS_DIGITS 19
+#define RID_DIGITS 12
+#define STAMP_LEN (SEQ_DIGITS + 1 + TS_DIGITS + 1 + RID_DIGITS)
 
 static void on_privmsg(const char *p, const char *end, int64_t now)
 {
 	const char *t = memmem(p, (size_t)(end - p), " :", 2);
-	uint64_t seq, ts, rid;
+	int64_t hi, mid, lo;
+	uint64_t seq, ts;
 
-	if (!t) {
+	last_rx = now;
+	if (!t || end - (t += 2) < STAMP_LEN || t[SEQ_DIGITS] != ' ' || t[SEQ_DIGITS + 1 + TS_DIGITS] != ' ') {
 		st.bad++;
 		return;
 	}
-	t += 2;
-	if (!parse_u64(&t, end, &seq) || t >= end || *t++ != ' ' || !parse_u64(&t, end, &ts) ||
-	    t >= end || *t++ != ' ' || !parse_u64(&t, end, &rid)) {
+	/* seq: 2 + 8 digits; ts: 3 + 8 + 8 digits. */
+	hi = digits_few(t, 2);
+	lo = digits8(t + 2);
+	if (hi < 0 || lo < 0) {
 		st.bad++;
 		return;
 	}
-	if (rid != o.run_id) {
+	seq = (uint64_t)hi * 100000000ULL + (uint64_t)lo;
+	t += SEQ_DIGITS + 1;
+	hi = digits_few(t, 3);
+	mid = digits8(t + 3);
+	lo = digits8(t + 11);
+	if (hi < 0 || mid < 0 || lo < 0) {
+		st.bad++;
+		return;
+	}
+	ts = ((uint64_t)hi * 100000000ULL + (uint64_t)mid) * 100000000ULL + (uint64_t)lo;
+	t += TS_DIGITS + 1;
+	if (memcmp(t, rid_text, RID_DIGITS) != 0) {
 		/* Another loadgen process's message (multi-process runs). */
 		st.foreign++;
 		return;
@@ -992,8 +1048,8 @@ static void send_one(int64_t now)
 	recs[seq_next].expected = room_members[c->room] - 1;
 	recs[seq_next].got = 0;
 	st.expected += recs[seq_next].expected;
-	n = snprintf(line, sizeof line, "PRIVMSG #%s%u :%" PRIu64 " %" PRId64 " %" PRIu64 " ", o.room_prefix,
-		     c->room, seq_next, now, o.run_id);
+	n = snprintf(line, sizeof line, "PRIVMSG #%s%u :%0*" PRIu64 " %0*" PRId64 " %s ", o.room_prefix, c->room,
+		     SEQ_DIGITS, seq_next, TS_DIGITS, now, rid_text);
 	/* Pad so the whole line, CRLF included, is o.size bytes. */
 	while ((uint32_t)n + 2 < o.size && (size_t)n < sizeof line - 3)
 		line[n++] = 'x';
@@ -1107,6 +1163,9 @@ static void final_report(void)
 			       "server %.0f%% / loadgen %.0f%% of a CPU -> limited by %s\n",
 			       f.rate, stop, f.p99_ms, f.lost, f.behind_ms, f.server_util * 100, f.loadgen_util * 100,
 			       limit);
+		if (quiet_timeout)
+			printf("NOTE            the server was still busy %.0f s after a failing step: not retried\n",
+			       (double)QUIET_MAX_NS / 1e9);
 		if (!strcmp(limit, "loadgen"))
 			printf("NOTE            the load generator ran out of CPU: the maximum is a lower bound for "
 			       "the server\n");
@@ -1166,6 +1225,21 @@ static void begin_send(int64_t now)
 	send_start = now;
 	enter(PH_SEND, now);
 	note("send phase: %.0f msg/s from %u senders for %.1f s", cur_rate, o.senders, o.duration);
+}
+
+static void enter_quiet(int64_t now)
+{
+	enter(PH_QUIET, now);
+	quiet_mark = now;
+	quiet_cpu = srv_sample();
+}
+
+static bool senders_flushed(void)
+{
+	for (uint32_t i = 0; i < o.senders && i < o.clients; i++)
+		if (!gone(&cl[i]) && cl[i].out_len > cl[i].out_off)
+			return false;
+	return true;
 }
 
 static void tick(int64_t now)
@@ -1266,7 +1340,7 @@ static void tick(int64_t now)
 				snprintf(tag, sizeof tag, "STEP %d %s", ++step_no, ok ? "ok  " : retry ? "FAIL (retrying)" : "FAIL");
 				report_step(tag, cur_rate, secs);
 				if (retry) {
-					begin_send(now);
+					enter_quiet(now);
 					break;
 				}
 				step_try = 0;
@@ -1282,6 +1356,24 @@ static void tick(int64_t now)
 					break;
 				}
 			}
+			enter(PH_DONE, now);
+		}
+		break;
+	case PH_QUIET:
+		if (now - quiet_mark >= QUIET_NS) {
+			struct srv_sample s = srv_sample();
+			bool idle = !s.ok || !quiet_cpu.ok || s.cpu_s - quiet_cpu.cpu_s < QUIET_CPU_S;
+
+			if (idle && now - last_rx >= QUIET_NS && senders_flushed()) {
+				begin_send(now);
+				break;
+			}
+			quiet_mark = now;
+			quiet_cpu = s;
+		}
+		if (now - t_phase >= QUIET_MAX_NS) {
+			note("server not idle %.0f s after a failing step: search stopped", (double)QUIET_MAX_NS / 1e9);
+			quiet_timeout = true;
 			enter(PH_DONE, now);
 		}
 		break;
@@ -1326,6 +1418,7 @@ static void usage(void)
 	     "      --step F           max mode: rate multiplier per step (default 1.5)\n"
 	     "      --rate-max M       max mode: stop at this rate (default 1000000)\n"
 	     "      --step-tries N     max mode: a failing rate is tried up to N times (default 3)\n"
+
 	     "      --label STR        free text printed in the report header\n"
 	     "  -q, --quiet            no progress notes on stderr");
 }
@@ -1475,6 +1568,7 @@ int main(int argc, char **argv)
 		    o.clients, (unsigned long long)rl.rlim_cur);
 
 	o.run_id = ((uint64_t)getpid() << 20 ^ (uint64_t)now_ns()) % 1000000000000ULL;
+	snprintf(rid_text, sizeof rid_text, "%0*" PRIu64, RID_DIGITS, o.run_id);
 	rng_state = o.run_id * 0x9E3779B97F4A7C15ULL | 1;
 	cl = calloc(o.clients, sizeof *cl);
 	room_members = calloc(o.rooms ? o.rooms : 1, sizeof *room_members);
@@ -1507,7 +1601,8 @@ int main(int argc, char **argv)
 		t_deadline += (int64_t)(o.duration * 1e9);
 	else if (o.mode == MODE_MAX)
 		t_deadline += (int64_t)((o.duration + o.drain + 1) * 1e9 * (o.step_tries ? o.step_tries : 1) *
-					(1 + ceil(log(o.rate_max / o.rate) / log(o.step > 1.01 ? o.step : 1.01))));
+					(1 + ceil(log(o.rate_max / o.rate) / log(o.step > 1.01 ? o.step : 1.01)))) +
+			      (int64_t)(o.step_tries ? o.step_tries : 1) * QUIET_MAX_NS;
 	note("loadgen %s: %u clients -> %s %s:%u, run id %" PRIu64, o.mode == MODE_IDLE ? "idle" : "fanout", o.clients,
 	     o.ws ? "ws" : "tcp", o.host, o.port, o.run_id);
 
