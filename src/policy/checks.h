@@ -74,7 +74,7 @@ void contact_passed(const struct action *a);
  * ptable_remove on that table. Keys are not stored beyond their hash: two
  * keys share an entry with probability n^2 / 2^65 (3e-10 for 100,000),
  * and the hash key is random per process, so nobody can aim for that.
- * Cost per entry: the struct, plus 8 bytes of index (two 4-byte slots). */
+ * Cost per entry: the struct, plus 16 bytes of index (two 8-byte slots). */
 struct ptable_head {
     uint64_t key;
     uint32_t newer, older;          /* LRU neighbours, PTABLE_NIL at the ends */
@@ -85,7 +85,7 @@ struct ptable {
     size_t size;                    /* bytes of one entry */
     uint32_t count, alloc;          /* entries in use, allocated */
     uint32_t nslots;                /* index size, a power of two >= 2 alloc */
-    uint32_t *slots;                /* entry index + 1, 0: empty */
+    uint64_t *slots;                /* key's low half << 32 | entry index + 1; 0: empty */
     unsigned char *ents;
     uint32_t newest, oldest;        /* LRU ends, PTABLE_NIL when empty */
 };

@@ -241,21 +241,43 @@ static uint32_t index_of(const struct ptable *t, const void *e)
     return (uint32_t)(((const unsigned char *)e - t->ents) / t->size);
 }
 
+/* A slot holds the entry's index + 1 (0: empty) in its low half and the
+ * low half of its key in the high half. The key's bits say where the
+ * slot's run starts and whether the entry can be the one sought, so
+ * probing and deleting read the index alone: with keys of fresh texts
+ * arriving at tens of thousands a second, each entry read instead was a
+ * cache miss. */
+static uint64_t slot_make(uint32_t i, uint64_t key)
+{
+    return (uint64_t)(uint32_t)key << 32 | (i + 1);
+}
+
+static uint32_t slot_entry(uint64_t slot)
+{
+    return (uint32_t)slot - 1;
+}
+
+static uint32_t slot_tag(uint64_t slot)
+{
+    return (uint32_t)(slot >> 32);
+}
+
 /* The slot that holds entry i (which must be indexed). */
 static uint32_t slot_of(const struct ptable *t, uint32_t i)
 {
     uint32_t mask = t->nslots - 1;
     for (uint32_t s = (uint32_t)head_at(t, i)->key & mask;; s = (s + 1) & mask)
-        if (t->slots[s] == i + 1)
+        if (t->slots[s] && slot_entry(t->slots[s]) == i)
             return s;
 }
 
 static void index_insert(struct ptable *t, uint32_t i)
 {
-    uint32_t mask = t->nslots - 1, s = (uint32_t)head_at(t, i)->key & mask;
+    uint64_t key = head_at(t, i)->key;
+    uint32_t mask = t->nslots - 1, s = (uint32_t)key & mask;
     while (t->slots[s])
         s = (s + 1) & mask;
-    t->slots[s] = i + 1;
+    t->slots[s] = slot_make(i, key);
 }
 
 /* Linear probing without tombstones: after emptying a slot, pull back
@@ -265,7 +287,7 @@ static void index_delete(struct ptable *t, uint32_t hole)
     uint32_t mask = t->nslots - 1;
     t->slots[hole] = 0;
     for (uint32_t s = (hole + 1) & mask; t->slots[s]; s = (s + 1) & mask) {
-        uint32_t home = (uint32_t)head_at(t, t->slots[s] - 1)->key & mask;
+        uint32_t home = slot_tag(t->slots[s]) & mask;
         bool stays = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
         if (!stays) {
             t->slots[hole] = t->slots[s];
@@ -325,7 +347,9 @@ static uint32_t find_index(struct ptable *t, uint64_t key)
         return PTABLE_NIL;
     uint32_t mask = t->nslots - 1;
     for (uint32_t s = (uint32_t)key & mask; t->slots[s]; s = (s + 1) & mask) {
-        uint32_t i = t->slots[s] - 1;
+        if (slot_tag(t->slots[s]) != (uint32_t)key)
+            continue;
+        uint32_t i = slot_entry(t->slots[s]);
         if (head_at(t, i)->key == key)
             return i;
     }
@@ -350,11 +374,22 @@ void *ptable_add(struct ptable *t, uint64_t key, size_t cap)
 {
     assert(cap > 0 && cap < UINT32_MAX / 4);
     assert(!ptable_find(t, key));
-    while (t->count >= cap)
+    while (t->count > cap)
         ptable_remove(t, head_at(t, t->oldest));
-    if (t->count == t->alloc)
-        grow(t, cap);
-    uint32_t i = t->count++;
+    uint32_t i;
+    if (t->count == cap) {
+        /* Full: the new entry takes the least recent one's place.
+         * Removing it would move the last entry into the hole, which
+         * costs that entry's, its neighbours' and its slot's cache lines
+         * on every key a flood brings. */
+        i = t->oldest;
+        index_delete(t, slot_of(t, i));
+        unlink_lru(t, i);
+    } else {
+        if (t->count == t->alloc)
+            grow(t, cap);
+        i = t->count++;
+    }
     struct ptable_head *h = head_at(t, i);
     memset(h, 0, t->size);
     h->key = key;
@@ -395,7 +430,7 @@ void ptable_remove(struct ptable *t, void *entry)
         else
             t->oldest = i;
         memcpy(head_at(t, i), h, t->size);
-        t->slots[s] = i + 1;
+        t->slots[s] = slot_make(i, h->key);
     }
     t->count--;
 }

@@ -17,7 +17,7 @@ struct side {
     uint8_t fired;                  /* FIRED_* */
 };
 
-/* One conversation: 216 bytes, plus 8 of index. */
+/* One conversation: 216 bytes, plus 16 of index. */
 struct convo {
     struct ptable_head h;
     uint64_t who[2];                /* the sessions' hashes, who[0] < who[1] */
@@ -27,7 +27,7 @@ struct convo {
     struct side side[2];            /* side[i]: what who[i] sent */
 };
 
-/* A session that sent signals: 32 bytes, plus 8 of index. */
+/* A session that sent signals: 32 bytes, plus 16 of index. */
 struct rsession {
     struct ptable_head h;
     float score;                    /* decayed to ref_ms */

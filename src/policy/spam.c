@@ -8,7 +8,7 @@
  * session may say things, whatever it says. Each table holds at most
  * SPAM_TABLE_MAX entries and forgets the least recently used first, so a
  * flood of new sessions or texts costs a fixed amount of memory:
- * a rate 24 bytes, a text's spread 152, each plus 8 of index (23 MB in
+ * a rate 24 bytes, a text's spread 152, each plus 16 of index (25 MB in
  * all when every table is full). */
 #define SPAM_TABLE_MAX 65536
 /* Texts shorter than this (folded) are never duplicates: "salut", "lol",
