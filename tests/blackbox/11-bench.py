@@ -93,3 +93,68 @@ def test_floor_relays_every_copy(tools, write):
     finally:
         floor.kill()
         floor.wait()
+
+
+def test_loadgen_max_mode_climbs_then_retries_a_failing_rate(tools):
+    port = free_port()
+    floor = subprocess.Popen([os.path.join(tools, "floor"), "--listen",
+                              "127.0.0.1:%d" % port],
+                             stderr=subprocess.PIPE)
+    try:
+        target = "127.0.0.1:%d" % port
+        common = ["--mode", "max", "--clients", "40", "--rooms", "2",
+                  "--senders", "4", "--duration", "1",
+                  "--drain", str(int(5 * SCALE))]
+        # Every step holds (a bound no stall of a shared machine reaches):
+        # 50, 100, 200 msg/s, then the ceiling.
+        r = loadgen(tools, target, *common, "--rate", "50", "--step", "2",
+                    "--rate-max", "200", "--p99-max", "2000", pid=floor.pid)
+        assert (r["steps"], r["max_rate"], r["stop"]) == ("3", "200", "rate_max")
+        assert r["deliveries_per_s"] != "0"
+        # No step can hold a 1 ns p99: the first rate fails, is tried
+        # again once the server is idle, and the search ends there.
+        r = loadgen(tools, target, *common, "--rate", "50", "--step", "2",
+                    "--p99-max", "0.000001", "--step-tries", "2",
+                    pid=floor.pid)
+        assert (r["steps"], r["max_rate"], r["stop"]) == ("2", "0", "p99")
+        assert r["fail_rate"] == "50" and r["fail_lost"] == "0"
+        assert floor.poll() is None, "floor exited: %s" % floor.stderr.read()
+    finally:
+        floor.kill()
+        floor.wait()
+
+
+def table(tmp_path, lines, servers):
+    path = tmp_path / "results.txt"
+    path.write_text("".join(line + "\n" for line in lines))
+    p = subprocess.run(["python3", os.path.join(BENCH, "table.py"),
+                        "--servers", servers, str(path)],
+                       capture_output=True, text=True, timeout=60, check=True)
+    rows = {}
+    for ln in p.stdout.splitlines():
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        if len(cells) > 3 and cells[0].startswith("("):
+            rows[(cells[0][:3], cells[1])] = cells[2:]
+    return rows, p.stdout
+
+
+def test_table_medians_ratios_and_the_floor(tmp_path):
+    """bench/table.py: medians over repetitions, lost copies summed,
+    salon/peer ratios of the medians, and the floor never the best peer."""
+    lines = []
+    for rep, (s_p99, i_p99, f_p99) in enumerate(
+            [(1.0, 2.0, 0.5), (3.0, 4.0, 0.5), (2.0, 9.0, 0.5)], 1):
+        for server, p99, lost in (("salon", s_p99, 0), ("inspircd", i_p99, 2),
+                                  ("floor", f_p99, 0)):
+            lines.append("rep=%d server=%s scenario=A p99_ms=%s lost=%d "
+                         "loadgen_rc=0 server_alive=1" % (rep, server, p99, lost))
+    lines.append("rep=1 server=salon scenario=B max_rate=100 loadgen_rc=1 "
+                 "server_alive=0 registered=5")
+    rows, out = table(tmp_path, lines, "salon,inspircd,floor")
+    # Columns: n, salon, inspircd, floor, salon/inspircd, salon/floor,
+    # salon/best peer.
+    assert rows[("(a)", "p99 ms ↓")] == ["3", "2.00", "4.00", "0.500", "0.50",
+                                         "4.00", "0.50"]
+    assert rows[("(a)", "lost deliveries (sum)")][:4] == ["3", "0", "6", "0"]
+    # The run that did not finish cleanly is listed after the table.
+    assert "rep 1 salon B: loadgen_rc=1 server_alive=0" in out
