@@ -1418,7 +1418,6 @@ static void usage(void)
 	     "      --step F           max mode: rate multiplier per step (default 1.5)\n"
 	     "      --rate-max M       max mode: stop at this rate (default 1000000)\n"
 	     "      --step-tries N     max mode: a failing rate is tried up to N times (default 3)\n"
-
 	     "      --label STR        free text printed in the report header\n"
 	     "  -q, --quiet            no progress notes on stderr");
 }
