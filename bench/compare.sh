@@ -17,7 +17,8 @@
 #   --reps N           repetitions (default 3; 1 with --quick)
 #   --servers LIST     default salon,ngircd,hybrid,inspircd
 #   --scenarios LIST   default A,B,C,D,E,F (E is salon only; F salon and
-#                      inspircd: the others have no WebSocket listener)
+#                      inspircd: the others have no WebSocket listener);
+#                      FB (B over WebSocket) on request, ~4 min per server
 #   --out DIR          logs and results.txt (default: a new temporary dir)
 #   --salon PATH       salon binary (default build/release/salon)
 #   --no-pin           passed to run.sh

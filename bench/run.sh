@@ -30,6 +30,8 @@
 #       config (E-bench); then E-fast: the same room at 3,000 msg/s (bench
 #       config, 5 s). Reports server CPU us per message.
 #   F   WebSocket variants of A and C (tags FA, FC; salon and inspircd)
+#   FB  B over WebSocket (salon and inspircd; not part of F or all: ~4 min
+#       per server)
 #   all = A,B,C,D,E,F
 #   Extras: R (1,000 members in one room, 100 msg/s), M (= B)
 #
@@ -539,12 +541,13 @@ for s in "${list[@]}"; do
 			--rate 3000 --duration "$e_fast_dur" --drain 5 "${common[@]}"
 		stop_server
 		;;
-	F|FA|FC)
+	F|FA|FB|FC)
 		if ! has_ws; then
 			echo "--- $server scenario $s: skipped (no WebSocket listener)"
 			continue
 		fi
 		case $s in F|FA) scen_A FA ws ;; esac
+		case $s in FB) scen_B FB ws ;; esac
 		case $s in F|FC) scen_C FC ws ;; esac
 		;;
 	R)
@@ -553,7 +556,7 @@ for s in "${list[@]}"; do
 			--senders 10 --rate 100 --duration "$a_dur" --drain 5 "${common[@]}"
 		stop_server
 		;;
-	*) echo "run.sh: unknown scenario $s (A B C D E F FA FC R M)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown scenario $s (A B C D E F FA FB FC R M)" >&2; exit 2 ;;
 	esac
 done
 
