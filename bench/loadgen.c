@@ -675,6 +675,8 @@ static int64_t digits_few(const char *p, unsigned n)
 #define TS_DIGITS 19
 #define RID_DIGITS 12
 #define STAMP_LEN (SEQ_DIGITS + 1 + TS_DIGITS + 1 + RID_DIGITS)
+/* on_privmsg reads seq as 2 + 8 digits and ts as 3 + 8 + 8. */
+_Static_assert(SEQ_DIGITS == 2 + 8 && TS_DIGITS == 3 + 8 + 8, "digit groups of on_privmsg");
 
 static void on_privmsg(const char *p, const char *end, int64_t now)
 {

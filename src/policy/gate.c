@@ -265,9 +265,10 @@ static uint32_t slot_tag(uint64_t slot)
 /* The slot that holds entry i (which must be indexed). */
 static uint32_t slot_of(const struct ptable *t, uint32_t i)
 {
+    uint64_t key = head_at(t, i)->key, want = slot_make(i, key);
     uint32_t mask = t->nslots - 1;
-    for (uint32_t s = (uint32_t)head_at(t, i)->key & mask;; s = (s + 1) & mask)
-        if (t->slots[s] && slot_entry(t->slots[s]) == i)
+    for (uint32_t s = (uint32_t)key & mask;; s = (s + 1) & mask)
+        if (t->slots[s] == want)
             return s;
 }
 
