@@ -37,6 +37,23 @@ extern const struct norm_text *policy_text;
 uint64_t policy_session_key(const struct action *a);
 uint64_t policy_target_key(const struct action *a);
 
+/* Which policy_check call a is the action of (never 0), or 0 when a is
+ * not: what a check computes from the action it may keep for the rest
+ * of that call under this number. */
+uint64_t policy_call(const struct action *a);
+
+/* A message's tables are looked up at keys spread over megabytes: on a
+ * busy server each lookup is a cache miss, and one after the other they
+ * cost more than the checks' own work. So before normalising a chat
+ * message the gate asks each check with such tables for the index slots
+ * it will read (PREFETCH_SLOTS), and after normalising, when those lines
+ * have arrived, for the entries they point to (PREFETCH_ENTRIES); the
+ * misses then overlap each other and the normalisation. A prefetch
+ * changes nothing: it is a hint the checks could do without. */
+enum prefetch_stage { PREFETCH_SLOTS, PREFETCH_ENTRIES };
+void spam_prefetch(const struct action *a, enum prefetch_stage stage);
+void risk_prefetch(const struct action *a, enum prefetch_stage stage);
+
 /* The action's clocks: the facts when the caller set them, otherwise the
  * system's (a caller that forgets a clock gets live limits, not frozen
  * ones). Monotonic for windows and rates, wall for session ages. */
@@ -100,6 +117,11 @@ void *ptable_add(struct ptable *t, uint64_t key, size_t cap);
 void *ptable_use(struct ptable *t, uint64_t key, size_t cap);
 void ptable_touch(struct ptable *t, void *entry);
 void ptable_remove(struct ptable *t, void *entry);
+/* Hints for a lookup of key to come (see enum prefetch_stage): the cache
+ * line of its index slot; then, once that line is in, the line of its
+ * entry if it has one. */
+void ptable_prefetch_slot(const struct ptable *t, uint64_t key);
+void ptable_prefetch_entry(const struct ptable *t, uint64_t key);
 /* Entry i < t->count, in no particular order (for sweeps: removing entry
  * i moves another into its place). */
 void *ptable_at(struct ptable *t, uint32_t i);

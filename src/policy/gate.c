@@ -57,6 +57,7 @@ const struct norm_text *policy_text;
  * does: they are hashed once per action instead. */
 static struct {
     const struct action *action;    /* the action of policy_check, else NULL */
+    uint64_t call;                  /* policy_call's number for it */
     bool has_session, has_target;
     uint64_t session, target;
 } keys;
@@ -92,6 +93,11 @@ uint64_t policy_session_key(const struct action *a)
 uint64_t policy_target_key(const struct action *a)
 {
     return cached_key(a, a->target_session, &keys.has_target, &keys.target);
+}
+
+uint64_t policy_call(const struct action *a)
+{
+    return a == keys.action ? keys.call : 0;
 }
 
 bool policy_session_is_new(const struct action *a)
@@ -175,13 +181,23 @@ struct verdict policy_check(const struct action *a)
 {
     static struct norm_text norm;
     const char *text = text_of(a);
+    keys.action = a;
+    keys.call++;
+    keys.has_session = keys.has_target = false;
     policy_text = NULL;
+    bool is_chat = (a->kind == ACTION_SAY_ROOM || a->kind == ACTION_SAY_PRIVATE) && a->session;
+    if (is_chat) {
+        spam_prefetch(a, PREFETCH_SLOTS);
+        risk_prefetch(a, PREFETCH_SLOTS);
+    }
     if (text) {
         normalize_text(text, strlen(text), &norm);
         policy_text = &norm;
     }
-    keys.action = a;
-    keys.has_session = keys.has_target = false;
+    if (is_chat) {
+        spam_prefetch(a, PREFETCH_ENTRIES);
+        risk_prefetch(a, PREFETCH_ENTRIES);
+    }
     struct verdict all = {.kind = VERDICT_NONE}, v = {.kind = VERDICT_NONE};
     for (size_t i = 0; i < sizeof chain / sizeof chain[0] && v.kind == VERDICT_NONE; i++) {
         v = chain[i](a);
@@ -434,6 +450,25 @@ void ptable_remove(struct ptable *t, void *entry)
         t->slots[s] = slot_make(i, h->key);
     }
     t->count--;
+}
+
+void ptable_prefetch_slot(const struct ptable *t, uint64_t key)
+{
+    if (t->count)
+        __builtin_prefetch(&t->slots[(uint32_t)key & (t->nslots - 1)]);
+}
+
+void ptable_prefetch_entry(const struct ptable *t, uint64_t key)
+{
+    if (!t->count)
+        return;
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t s = (uint32_t)key & mask; t->slots[s]; s = (s + 1) & mask) {
+        if (slot_tag(t->slots[s]) == (uint32_t)key) {
+            __builtin_prefetch(head_at(t, slot_entry(t->slots[s])));
+            return;
+        }
+    }
 }
 
 void *ptable_at(struct ptable *t, uint32_t i)

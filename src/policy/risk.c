@@ -344,3 +344,21 @@ unsigned risk_conversations(void)
 {
     return convos.count;
 }
+
+/* A private message reads its conversation and its sender's score
+ * (checks.h); a room message reads the score only when a rule gave it a
+ * signal, which is rare enough not to ask for. */
+void risk_prefetch(const struct action *a, enum prefetch_stage stage)
+{
+    if (a->kind != ACTION_SAY_PRIVATE || !a->target_session)
+        return;
+    uint64_t from = policy_session_key(a), who[2];
+    uint64_t convo = pair_key(from, policy_target_key(a), who);
+    if (stage == PREFETCH_SLOTS) {
+        ptable_prefetch_slot(&sessions, from);
+        ptable_prefetch_slot(&convos, convo);
+    } else {
+        ptable_prefetch_entry(&sessions, from);
+        ptable_prefetch_entry(&convos, convo);
+    }
+}

@@ -216,23 +216,51 @@ static uint64_t target_hash(const struct action *a)
  * second is per target because a greeting of twelve letters or more
  * ("bonsoir tout le monde") is said by many people across a busy server
  * every minute, but rarely five times in one room. */
+/* What check_duplicate looks up: the sender's session and the target,
+ * and the keys of the text's entries in by_sender and by_target. The
+ * prefetch and the check of one policy_check call both need them, so
+ * they are computed once per call (four hashes and a case fold). */
+struct duplicate_keys {
+    uint64_t who, where, sender, target;
+};
+
+static const struct duplicate_keys *duplicate_keys_of(const struct action *a)
+{
+    static struct duplicate_keys k;
+    static uint64_t call;
+    uint64_t now_call = policy_call(a);
+    if (now_call && now_call == call)
+        return &k;
+    call = now_call;
+    uint64_t text = policy_hash(policy_text->folded, policy_text->folded_len);
+    k.who = policy_session_key(a);
+    k.where = target_hash(a);
+    uint64_t key[2] = {text, k.who};
+    k.sender = policy_hash(key, sizeof key);
+    key[1] = k.where;
+    k.target = policy_hash(key, sizeof key);
+    return &k;
+}
+
+static bool may_be_duplicate(void)
+{
+    return policy_text && policy_text->folded_len >= DUPLICATE_MIN_LEN;
+}
+
 static struct verdict check_duplicate(const struct action *a, int64_t now)
 {
-    if (!policy_text || policy_text->folded_len < DUPLICATE_MIN_LEN)
+    if (!may_be_duplicate())
         return none();
-    uint64_t text = policy_hash(policy_text->folded, policy_text->folded_len);
-    uint64_t where = target_hash(a), who = policy_session_key(a);
-    uint64_t key[2] = {text, who};
-    struct spread *s = ptable_use(&by_sender, policy_hash(key, sizeof key), SPAM_TABLE_MAX);
+    const struct duplicate_keys *k = duplicate_keys_of(a);
+    struct spread *s = ptable_use(&by_sender, k->sender, SPAM_TABLE_MAX);
     unsigned limit = limit_of(policy_cfg.duplicate_targets);
-    if (spread_count(s, where, now, limit) >= limit)
+    if (spread_count(s, k->where, now, limit) >= limit)
         return (struct verdict){.kind = VERDICT_DENY, .code = "DUPLICATE",
                                 .reason = "You already sent this message to several places: "
                                           "please write something new"};
-    key[1] = where;
-    s = ptable_use(&by_target, policy_hash(key, sizeof key), SPAM_TABLE_MAX);
+    s = ptable_use(&by_target, k->target, SPAM_TABLE_MAX);
     limit = limit_of(policy_cfg.duplicate_sessions);
-    if (spread_count(s, who, now, limit) >= limit)
+    if (spread_count(s, k->who, now, limit) >= limit)
         return (struct verdict){.kind = VERDICT_DENY, .code = "DUPLICATE",
                                 .reason = "Many people are sending this very message here: "
                                           "it looks like spam and was not sent"};
@@ -254,4 +282,22 @@ struct verdict check_spam(const struct action *a)
             return v;
     }
     return check_duplicate(a, now);
+}
+
+/* The session's rate entry, then the text's spread entries: their keys
+ * need the normalised text, so their slots are asked for only once it
+ * is there (checks.h). */
+void spam_prefetch(const struct action *a, enum prefetch_stage stage)
+{
+    uint64_t who = policy_session_key(a);
+    if (stage == PREFETCH_SLOTS) {
+        ptable_prefetch_slot(&rates, who);
+        return;
+    }
+    ptable_prefetch_entry(&rates, who);
+    if (!may_be_duplicate())
+        return;
+    const struct duplicate_keys *k = duplicate_keys_of(a);
+    ptable_prefetch_slot(&by_sender, k->sender);
+    ptable_prefetch_slot(&by_target, k->target);
 }
