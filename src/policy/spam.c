@@ -211,11 +211,6 @@ static uint64_t target_hash(const struct action *a)
     return policy_hash_str(folded);
 }
 
-/* The same text to many places from one session, or into one room (or to
- * one person) from many sessions at once: a raid pasting one line. The
- * second is per target because a greeting of twelve letters or more
- * ("bonsoir tout le monde") is said by many people across a busy server
- * every minute, but rarely five times in one room. */
 /* What check_duplicate looks up: the sender's session and the target,
  * and the keys of the text's entries in by_sender and by_target. The
  * prefetch and the check of one policy_check call both need them, so
@@ -247,6 +242,11 @@ static bool may_be_duplicate(void)
     return policy_text && policy_text->folded_len >= DUPLICATE_MIN_LEN;
 }
 
+/* The same text to many places from one session, or into one room (or to
+ * one person) from many sessions at once: a raid pasting one line. The
+ * second is per target because a greeting of twelve letters or more
+ * ("bonsoir tout le monde") is said by many people across a busy server
+ * every minute, but rarely five times in one room. */
 static struct verdict check_duplicate(const struct action *a, int64_t now)
 {
     if (!may_be_duplicate())
