@@ -51,6 +51,8 @@ uint64_t policy_call(const struct action *a);
  * misses then overlap each other and the normalisation. A prefetch
  * changes nothing: it is a hint the checks could do without. */
 enum prefetch_stage { PREFETCH_SLOTS, PREFETCH_ENTRIES };
+/* Listed in prefetchers[] (gate.c); each is called for room and private
+ * messages that have a session. */
 void spam_prefetch(const struct action *a, enum prefetch_stage stage);
 void risk_prefetch(const struct action *a, enum prefetch_stage stage);
 

@@ -48,6 +48,15 @@ static check_fn *const chain[] = {
     check_pm_consent,
 };
 
+/* The checks whose tables a chat message reads on every call, asked for
+ * their cache lines ahead (enum prefetch_stage in checks.h). */
+typedef void prefetch_fn(const struct action *a, enum prefetch_stage stage);
+
+static prefetch_fn *const prefetchers[] = {
+    spam_prefetch,
+    risk_prefetch,
+};
+
 const struct norm_text *policy_text;
 
 /* The keys (policy_hash_str) of the session ids of the action being
@@ -177,6 +186,12 @@ static void remember(const struct action *a, const struct verdict *v)
     }
 }
 
+static void prefetch(const struct action *a, enum prefetch_stage stage)
+{
+    for (size_t i = 0; i < sizeof prefetchers / sizeof prefetchers[0]; i++)
+        prefetchers[i](a, stage);
+}
+
 struct verdict policy_check(const struct action *a)
 {
     static struct norm_text norm;
@@ -186,18 +201,14 @@ struct verdict policy_check(const struct action *a)
     keys.has_session = keys.has_target = false;
     policy_text = NULL;
     bool is_chat = (a->kind == ACTION_SAY_ROOM || a->kind == ACTION_SAY_PRIVATE) && a->session;
-    if (is_chat) {
-        spam_prefetch(a, PREFETCH_SLOTS);
-        risk_prefetch(a, PREFETCH_SLOTS);
-    }
+    if (is_chat)
+        prefetch(a, PREFETCH_SLOTS);
     if (text) {
         normalize_text(text, strlen(text), &norm);
         policy_text = &norm;
     }
-    if (is_chat) {
-        spam_prefetch(a, PREFETCH_ENTRIES);
-        risk_prefetch(a, PREFETCH_ENTRIES);
-    }
+    if (is_chat)
+        prefetch(a, PREFETCH_ENTRIES);
     struct verdict all = {.kind = VERDICT_NONE}, v = {.kind = VERDICT_NONE};
     for (size_t i = 0; i < sizeof chain / sizeof chain[0] && v.kind == VERDICT_NONE; i++) {
         v = chain[i](a);
@@ -356,6 +367,16 @@ static void push_newest(struct ptable *t, uint32_t i)
     t->newest = i;
 }
 
+/* From slot s of key's run on, the first slot whose entry may be key's
+ * (its tag matches), or the empty slot that ends the run. */
+static uint32_t probe(const struct ptable *t, uint64_t key, uint32_t s)
+{
+    uint32_t mask = t->nslots - 1;
+    while (t->slots[s] && slot_tag(t->slots[s]) != (uint32_t)key)
+        s = (s + 1) & mask;
+    return s;
+}
+
 /* The index of key's entry, or PTABLE_NIL. ptable_use works on indexes:
  * turning an entry's address back into its index is a division. */
 static uint32_t find_index(struct ptable *t, uint64_t key)
@@ -363,9 +384,8 @@ static uint32_t find_index(struct ptable *t, uint64_t key)
     if (!t->count)
         return PTABLE_NIL;
     uint32_t mask = t->nslots - 1;
-    for (uint32_t s = (uint32_t)key & mask; t->slots[s]; s = (s + 1) & mask) {
-        if (slot_tag(t->slots[s]) != (uint32_t)key)
-            continue;
+    for (uint32_t s = probe(t, key, (uint32_t)key & mask); t->slots[s];
+         s = probe(t, key, (s + 1) & mask)) {
         uint32_t i = slot_entry(t->slots[s]);
         if (head_at(t, i)->key == key)
             return i;
@@ -462,13 +482,9 @@ void ptable_prefetch_entry(const struct ptable *t, uint64_t key)
 {
     if (!t->count)
         return;
-    uint32_t mask = t->nslots - 1;
-    for (uint32_t s = (uint32_t)key & mask; t->slots[s]; s = (s + 1) & mask) {
-        if (slot_tag(t->slots[s]) == (uint32_t)key) {
-            __builtin_prefetch(head_at(t, slot_entry(t->slots[s])));
-            return;
-        }
-    }
+    uint32_t s = probe(t, key, (uint32_t)key & (t->nslots - 1));
+    if (t->slots[s])
+        __builtin_prefetch(head_at(t, slot_entry(t->slots[s])));
 }
 
 void *ptable_at(struct ptable *t, uint32_t i)
